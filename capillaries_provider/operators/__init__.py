@@ -1,0 +1,1 @@
+"""operators layer (see DESIGN.md)."""

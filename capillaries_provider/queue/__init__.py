@@ -1,0 +1,1 @@
+"""queue layer (see DESIGN.md)."""

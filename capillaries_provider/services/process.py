@@ -1,0 +1,105 @@
+"""Small process helpers shared by the local service launchers: pid files, ports, log tails, waiting."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+
+class ServiceError(Exception):
+    """A one-line, user-facing reason why a local service could not be started, checked or stopped."""
+
+
+def state_dir() -> Path:
+    """Where local services keep data, logs and pid files (outside the work tree)."""
+    return Path(os.environ.get("CAPILLARIES_STATE_DIR", Path.home() / ".capillaries" / "state"))
+
+
+def cache_dir() -> Path:
+    """Where downloaded artefacts (Cassandra jars) are cached across set-ups."""
+    return Path(os.environ.get("CAPILLARIES_CACHE_DIR", Path.home() / ".cache" / "capillaries"))
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The pid recorded in `pid_file` if that process is still alive, else None."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text[-lines:])
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    *,
+    timeout: float,
+    alive: Callable[[], bool],
+    what: str,
+    logs: Sequence[Path],
+    interval: float = 1.0,
+) -> None:
+    """Poll `ready` until it holds; fail fast with the log tails if the process dies, or after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if not alive():
+            raise ServiceError(f"{what} exited during start-up\n{_tails(logs)}")
+        time.sleep(interval)
+    raise ServiceError(f"{what} not ready after {timeout:.0f} s\n{_tails(logs)}")
+
+
+def _tails(logs: Sequence[Path]) -> str:
+    return "\n".join(f"last lines of {log}:\n{log_tail(log)}" for log in logs if log.exists())
+
+
+def stop_pid(pid: int, *, timeout: float = 60.0) -> None:
+    """SIGTERM the process group we started, then SIGKILL it if it does not exit in time."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            os.kill(pid, sig)
+        deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 10)
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                return
+            time.sleep(0.3)
+    raise ServiceError(f"process {pid} did not stop")

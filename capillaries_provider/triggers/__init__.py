@@ -1,0 +1,1 @@
+"""triggers layer (see DESIGN.md)."""
