@@ -1,0 +1,127 @@
+"""Cassandra connection and keyspace lifecycle.
+
+Every statement runs at QUORUM (Go's default `cassandra.consistency`), LWTs at SERIAL; requests are routed
+token-aware so single-partition reads and writes go straight to a replica.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from cassandra import ConsistencyLevel
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra.policies import DCAwareRoundRobinPolicy, RetryPolicy, TokenAwarePolicy
+from cassandra.query import dict_factory, tuple_factory
+
+from capillaries_provider.config import CassandraSettings
+
+# Profile for bulk reads: plain tuples are several times cheaper to build than dicts or named tuples.
+TUPLES = "tuples"
+
+_KEYSPACE_RE = re.compile(r"[A-Za-z0-9_]{1,48}")
+_IDENTIFIER_RE = re.compile(r"[A-Za-z0-9_]+")
+
+
+def validate_keyspace_name(ks: str) -> str:
+    """Return `ks` if usable as an unquoted keyspace name, else raise ValueError.
+
+    Stricter than Go's regex *search* (spec 3.1): the whole name must be `[A-Za-z0-9_]`, at most 48 characters
+    (Cassandra's limit), so the name can be spliced into CQL safely; names starting with `system` stay reserved.
+    """
+    if not _KEYSPACE_RE.fullmatch(ks):
+        raise ValueError(f"invalid keyspace name {ks!r}: use 1-48 characters from [A-Za-z0-9_]")
+    if ks.lower().startswith("system"):
+        raise ValueError(f"invalid keyspace name {ks!r}: names starting with 'system' are reserved")
+    return ks
+
+
+def validate_identifier(name: str, what: str) -> str:
+    """Return `name` if it is a safe unquoted CQL identifier (table, column), else raise ValueError naming `what`."""
+    if not _IDENTIFIER_RE.fullmatch(name):
+        raise ValueError(f"invalid {what} name {name!r}: use characters from [A-Za-z0-9_]")
+    return name
+
+
+def connect(
+    settings: CassandraSettings,
+    keyspace: str | None = None,
+    *,
+    request_timeout_s: float = 30.0,
+    connect_timeout_s: float = 10.0,
+) -> Session:
+    """Open a session; close it with `close(session)` (it owns its Cluster).
+
+    Retries on timeouts are left to the callers (which know whether a statement is idempotent), so the driver's
+    default RetryPolicy is kept: it only retries a read timeout once when enough replicas answered.
+    """
+    if keyspace is not None:
+        validate_keyspace_name(keyspace)
+    profile = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        retry_policy=RetryPolicy(),
+        consistency_level=ConsistencyLevel.QUORUM,
+        serial_consistency_level=ConsistencyLevel.SERIAL,
+        request_timeout=request_timeout_s,
+        row_factory=dict_factory,
+    )
+    tuples = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        retry_policy=RetryPolicy(),
+        consistency_level=ConsistencyLevel.QUORUM,
+        serial_consistency_level=ConsistencyLevel.SERIAL,
+        request_timeout=request_timeout_s,
+        row_factory=tuple_factory,
+    )
+    auth = (
+        PlainTextAuthProvider(username=settings.username, password=settings.password or "")
+        if settings.username
+        else None
+    )
+    cluster = Cluster(
+        contact_points=list(settings.hosts),
+        port=settings.port,
+        auth_provider=auth,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile, TUPLES: tuples},
+        connect_timeout=connect_timeout_s,
+        control_connection_timeout=connect_timeout_s,
+    )
+    try:
+        return cluster.connect(keyspace)
+    except BaseException:
+        cluster.shutdown()
+        raise
+
+
+def close(session: Session) -> None:
+    """Shut down the session and the cluster object behind it (threads, connections)."""
+    session.cluster.shutdown()
+
+
+def ensure_keyspace(session: Session, ks: str, replication: str) -> None:
+    """Create the keyspace if missing; `replication` is a CQL map literal from trusted configuration."""
+    validate_keyspace_name(ks)
+    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH REPLICATION = {replication}")
+
+
+def keyspace_exists(session: Session, ks: str) -> bool:
+    rows = session.execute("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = %s", (ks,)).all()
+    return bool(rows)
+
+
+def drop_keyspace(session: Session, ks: str, *, wait_s: float = 120.0, poll_s: float = 0.5) -> None:
+    """Drop the keyspace and wait until the schema no longer lists it (Go polls 24 x 5 s)."""
+    validate_keyspace_name(ks)
+    session.execute(f"DROP KEYSPACE IF EXISTS {ks}")
+    deadline = time.monotonic() + wait_s
+    while keyspace_exists(session, ks):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"keyspace {ks} still listed in system_schema.keyspaces {wait_s:.0f} s after DROP")
+        time.sleep(poll_s)
+
+
+def list_keyspaces(session: Session) -> list[str]:
+    """User keyspaces: everything except names starting with `system` (webapi `GET /ks`)."""
+    rows = session.execute("SELECT keyspace_name FROM system_schema.keyspaces").all()
+    return sorted(r["keyspace_name"] for r in rows if not r["keyspace_name"].startswith("system"))

@@ -1,0 +1,476 @@
+"""The five `wf_*` workflow tables (spec 3.2): run counter, run properties, run/node/batch status history.
+
+Table names, columns, keys and status codes are exactly Capillaries' so its Go daemon, toolbelt and UI can read a
+keyspace written by this package. The decision logic (what the current status is, whether a node or a run is
+complete) lives in pure functions below the `WorkflowStore` I/O class so it can be unit-tested without Cassandra.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cassandra import WriteTimeout
+from cassandra.cluster import Session
+
+from capillaries_provider.store.errors import StoreError
+from capillaries_provider.store.session import validate_keyspace_name
+
+
+class NodeBatchStatus(enum.IntEnum):
+    """Status codes of `wf_batch_history` and `wf_node_history` rows."""
+
+    NONE = 0
+    START = 1
+    SUCCESS = 2
+    FAIL = 3
+    STOPRECEIVED = 104
+
+    @property
+    def label(self) -> str:
+        """Go's `ToString()` spelling, used in comments such as the run-complete JSON."""
+        return self.name.lower()
+
+    @property
+    def finished(self) -> bool:
+        return self in (NodeBatchStatus.SUCCESS, NodeBatchStatus.FAIL, NodeBatchStatus.STOPRECEIVED)
+
+
+class RunStatus(enum.IntEnum):
+    """Status codes of `wf_run_history` rows."""
+
+    NONE = 0
+    START = 1
+    COMPLETE = 2
+    STOP = 3
+
+
+WORKFLOW_DDL: tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS {ks}.wf_batch_history (ts timestamp, run_id int, script_node text, batch_idx int,"
+    " batches_total int, status tinyint, first_token bigint, last_token bigint, instance text, thread bigint,"
+    " comment text, PRIMARY KEY(run_id, script_node, batch_idx, status))",
+    "CREATE TABLE IF NOT EXISTS {ks}.wf_node_history (ts timestamp, run_id int, script_node text,"
+    " written_by_batch_idx int, status tinyint, comment text,"
+    " PRIMARY KEY(run_id, script_node, written_by_batch_idx, status))",
+    "CREATE TABLE IF NOT EXISTS {ks}.wf_run_history (ts timestamp, run_id int, status tinyint, comment text,"
+    " PRIMARY KEY(run_id, status))",
+    "CREATE TABLE IF NOT EXISTS {ks}.wf_run_properties (run_id int, start_nodes text, affected_nodes text,"
+    " script_url text, script_params_url text, run_description text, PRIMARY KEY(run_id))",
+    "CREATE TABLE IF NOT EXISTS {ks}.wf_run_counter (ks text, last_run int, PRIMARY KEY(ks))",
+)
+
+RUN_COUNTER_ATTEMPTS = 100
+
+
+@dataclass(frozen=True)
+class RunProperties:
+    run_id: int
+    start_nodes: tuple[str, ...]
+    affected_nodes: tuple[str, ...]
+    script_url: str
+    script_params_url: str
+    run_description: str
+
+
+@dataclass(frozen=True)
+class RunHistoryEvent:
+    ts: dt.datetime
+    run_id: int
+    status: RunStatus
+    comment: str
+
+
+@dataclass(frozen=True)
+class NodeHistoryEvent:
+    ts: dt.datetime
+    run_id: int
+    script_node: str
+    written_by_batch_idx: int
+    status: NodeBatchStatus
+    comment: str
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """Identity of one batch as carried by its queue message."""
+
+    run_id: int
+    script_node: str
+    batch_idx: int
+    batches_total: int
+    first_token: int
+    last_token: int
+
+
+@dataclass(frozen=True)
+class BatchHistoryEvent:
+    ts: dt.datetime
+    batch: BatchRef
+    status: NodeBatchStatus
+    instance: str
+    thread: int
+    comment: str
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What `refresh_node_and_run_status` recorded: None where the node/run is not finished yet."""
+
+    node_status: NodeBatchStatus | None
+    run_completed: bool
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pure decisions
+
+
+def latest_run_status(events: Iterable[RunHistoryEvent]) -> RunStatus:
+    """Status of the latest row by ts (spec 5.3 step 2); no rows -> NONE."""
+    latest = max(events, key=lambda e: e.ts, default=None)
+    return RunStatus.NONE if latest is None else latest.status
+
+
+def dominant_run_status(events: Iterable[RunHistoryEvent]) -> RunStatus:
+    """Run status for dependency checks (spec 5.5 step 2): stop dominates, then complete, then start."""
+    seen = {e.status for e in events}
+    for status in (RunStatus.STOP, RunStatus.COMPLETE, RunStatus.START):
+        if status in seen:
+            return status
+    return RunStatus.NONE
+
+
+def latest_batch_event(events: Iterable[BatchHistoryEvent]) -> BatchHistoryEvent | None:
+    """The current status row of a batch = the row with the latest ts (spec 3.2)."""
+    return max(events, key=lambda e: e.ts, default=None)
+
+
+def node_statuses(events: Iterable[NodeHistoryEvent]) -> dict[tuple[int, str], NodeBatchStatus]:
+    """Node status per (run_id, node) from node history (spec 5.5 step 3).
+
+    Per run/node keep the earliest start and the latest success/fail/stopreceived; walk them by
+    (ts, run_id, written_by_batch_idx): the latest event wins, except that stopreceived is sticky.
+    """
+    kept: dict[tuple[int, str, NodeBatchStatus], NodeHistoryEvent] = {}
+    for e in events:
+        k = (e.run_id, e.script_node, e.status)
+        prev = kept.get(k)
+        if prev is None:
+            kept[k] = e
+        elif e.status == NodeBatchStatus.START:
+            if e.ts < prev.ts:
+                kept[k] = e
+        elif e.ts > prev.ts:
+            kept[k] = e
+    result: dict[tuple[int, str], NodeBatchStatus] = {}
+    for e in sorted(kept.values(), key=lambda e: (e.ts, e.run_id, e.written_by_batch_idx)):
+        k2 = (e.run_id, e.script_node)
+        if result.get(k2) != NodeBatchStatus.STOPRECEIVED:
+            result[k2] = e.status
+    return result
+
+
+def decide_node_status(events: Sequence[BatchHistoryEvent]) -> NodeBatchStatus | None:
+    """Final node status once every batch has a terminal row, else None (spec 5.6).
+
+    fail if any batch failed, else stopreceived if any batch saw the stop, else success.
+    """
+    if not events:
+        return None
+    total = events[0].batch.batches_total
+    finished: set[int] = set()
+    statuses: set[NodeBatchStatus] = set()
+    for e in events:
+        if e.batch.batches_total != total:
+            raise StoreError(
+                f"run {e.batch.run_id} node {e.batch.script_node}: batch history disagrees on batches_total"
+                f" ({total} vs {e.batch.batches_total} at batch {e.batch.batch_idx})"
+            )
+        if e.status.finished:
+            finished.add(e.batch.batch_idx)
+            statuses.add(e.status)
+    if len(finished) < total or any(not 0 <= i < total for i in finished):
+        return None
+    for status in (NodeBatchStatus.FAIL, NodeBatchStatus.STOPRECEIVED):
+        if status in statuses:
+            return status
+    return NodeBatchStatus.SUCCESS
+
+
+def decide_run_completion(affected_nodes: Sequence[str], statuses: Mapping[str, NodeBatchStatus]) -> str | None:
+    """The run-complete comment if the run is complete, else None (spec 5.6).
+
+    Complete when every affected node is past `start` and the highest status is success or fail; a stopped node
+    (stopreceived) keeps the run from completing because the run already has a stop record.
+    """
+    per_node = {n: statuses.get(n, NodeBatchStatus.NONE) for n in affected_nodes}
+    if not per_node or any(s <= NodeBatchStatus.START for s in per_node.values()):
+        return None
+    if max(per_node.values()) not in (NodeBatchStatus.SUCCESS, NodeBatchStatus.FAIL):
+        return None
+    # Go marshals a map[string]string: sorted keys, no spaces.
+    return json.dumps({n: per_node[n].label for n in sorted(per_node)}, separators=(",", ":"))
+
+
+def node_complete_comment(events: Sequence[BatchHistoryEvent]) -> str:
+    """Human-readable summary for the node status row: how many batches ended in which status."""
+    last: dict[int, NodeBatchStatus] = {}
+    for e in sorted(events, key=lambda e: e.ts):
+        if e.status.finished:
+            last[e.batch.batch_idx] = e.status
+    counts = {s: sum(1 for v in last.values() if v == s) for s in set(last.values())}
+    parts = ", ".join(f"{counts[s]} {s.label}" for s in sorted(counts))
+    return f"all {len(last)} batches finished: {parts}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# I/O
+
+
+def _utc(ts: dt.datetime | None) -> dt.datetime:
+    # The driver returns naive UTC datetimes; a missing ts (never written by us) sorts first.
+    if ts is None:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts
+
+
+def _split_nodes(text: str | None) -> tuple[str, ...]:
+    return tuple(n for n in (text or "").split(",") if n)
+
+
+class WorkflowStore:
+    """Reads and writes the workflow tables of one keyspace with prepared statements."""
+
+    def __init__(self, session: Session, ks: str) -> None:
+        self.session = session
+        self.ks = validate_keyspace_name(ks)
+        self._prepared: dict[str, object] = {}
+
+    def _stmt(self, cql: str) -> object:
+        stmt = self._prepared.get(cql)
+        if stmt is None:
+            stmt = self.session.prepare(cql.format(ks=self.ks))
+            self._prepared[cql] = stmt
+        return stmt
+
+    def _execute(self, cql: str, params: Sequence[object]) -> list[dict[str, Any]]:
+        return list(self.session.execute(self._stmt(cql), params))
+
+    # -- schema -----------------------------------------------------------------------------------------------
+
+    def create_tables(self) -> None:
+        """Create the five wf tables and the run counter row (idempotent, spec 3.1)."""
+        for ddl in WORKFLOW_DDL:
+            self.session.execute(ddl.format(ks=self.ks))
+        self._execute("INSERT INTO {ks}.wf_run_counter (ks, last_run) VALUES (?, 0) IF NOT EXISTS", (self.ks,))
+
+    # -- run counter and properties ---------------------------------------------------------------------------
+
+    def next_run_id(self) -> int:
+        """Allocate the next run id (1, 2, ...) with an optimistic LWT lock (spec 3.2).
+
+        A timeout of the conditional update is ambiguous (it may have been applied); the next attempt re-reads the
+        counter, so the worst case is a skipped run id, never a duplicate.
+        """
+        rows = self._execute("SELECT last_run FROM {ks}.wf_run_counter WHERE ks = ?", (self.ks,))
+        if not rows:
+            raise StoreError(f"keyspace {self.ks} has no wf_run_counter row; create the workflow tables first")
+        last = int(rows[0]["last_run"])
+        for _ in range(RUN_COUNTER_ATTEMPTS):
+            try:
+                result = self._execute(
+                    "UPDATE {ks}.wf_run_counter SET last_run = ? WHERE ks = ? IF last_run = ?",
+                    (last + 1, self.ks, last),
+                )
+            except WriteTimeout:
+                rows = self._execute("SELECT last_run FROM {ks}.wf_run_counter WHERE ks = ?", (self.ks,))
+                last = int(rows[0]["last_run"])
+                continue
+            if result[0]["[applied]"]:
+                return last + 1
+            last = int(result[0]["last_run"])
+        raise StoreError(f"could not allocate a run id in {self.ks} after {RUN_COUNTER_ATTEMPTS} attempts")
+
+    def write_run_properties(self, props: RunProperties) -> bool:
+        """Insert the run's properties; False if the run id already had properties (first writer wins)."""
+        result = self._execute(
+            "INSERT INTO {ks}.wf_run_properties (run_id, start_nodes, affected_nodes, script_url,"
+            " script_params_url, run_description) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS",
+            (
+                props.run_id,
+                ",".join(props.start_nodes),
+                ",".join(props.affected_nodes),
+                props.script_url,
+                props.script_params_url,
+                props.run_description,
+            ),
+        )
+        return bool(result[0]["[applied]"])
+
+    def read_all_run_properties(self) -> list[RunProperties]:
+        rows = self._execute(
+            "SELECT run_id, start_nodes, affected_nodes, script_url, script_params_url, run_description"
+            " FROM {ks}.wf_run_properties",
+            (),
+        )
+        return sorted((self._props(r) for r in rows), key=lambda p: p.run_id)
+
+    def read_run_properties(self, run_id: int) -> RunProperties | None:
+        rows = self._execute(
+            "SELECT run_id, start_nodes, affected_nodes, script_url, script_params_url, run_description"
+            " FROM {ks}.wf_run_properties WHERE run_id = ?",
+            (run_id,),
+        )
+        return self._props(rows[0]) if rows else None
+
+    @staticmethod
+    def _props(r: Mapping[str, Any]) -> RunProperties:
+        return RunProperties(
+            run_id=int(r["run_id"]),
+            start_nodes=_split_nodes(r["start_nodes"]),
+            affected_nodes=_split_nodes(r["affected_nodes"]),
+            script_url=str(r["script_url"] or ""),
+            script_params_url=str(r["script_params_url"] or ""),
+            run_description=str(r["run_description"] or ""),
+        )
+
+    # -- run status ---------------------------------------------------------------------------------------------
+
+    def set_run_status(self, run_id: int, status: RunStatus, comment: str) -> bool:
+        """Record a run status; False if this status was already recorded for the run (first writer wins)."""
+        result = self._execute(
+            "INSERT INTO {ks}.wf_run_history (ts, run_id, status, comment)"
+            " VALUES (toTimestamp(now()), ?, ?, ?) IF NOT EXISTS",
+            (run_id, int(status), comment),
+        )
+        return bool(result[0]["[applied]"])
+
+    def read_run_history(self, run_id: int | None = None) -> list[RunHistoryEvent]:
+        """Run history rows of one run (or of all runs), sorted by ts."""
+        cols = "SELECT ts, run_id, status, comment FROM {ks}.wf_run_history"
+        rows = self._execute(cols, ()) if run_id is None else self._execute(cols + " WHERE run_id = ?", (run_id,))
+        events = [
+            RunHistoryEvent(
+                ts=_utc(r["ts"]),
+                run_id=int(r["run_id"]),
+                status=RunStatus(r["status"]),
+                comment=str(r["comment"] or ""),
+            )
+            for r in rows
+        ]
+        return sorted(events, key=lambda e: (e.ts, e.run_id))
+
+    def run_status(self, run_id: int) -> RunStatus:
+        """Current run status as the batch processor sees it: the latest row by ts (spec 5.3 step 2)."""
+        return latest_run_status(self.read_run_history(run_id))
+
+    # -- node status --------------------------------------------------------------------------------------------
+
+    def set_node_status(
+        self, run_id: int, node: str, written_by_batch_idx: int, status: NodeBatchStatus, comment: str
+    ) -> None:
+        self._execute(
+            "INSERT INTO {ks}.wf_node_history (ts, run_id, script_node, written_by_batch_idx, status, comment)"
+            " VALUES (toTimestamp(now()), ?, ?, ?, ?, ?)",
+            (run_id, node, written_by_batch_idx, int(status), comment or None),
+        )
+
+    def read_node_history(self, run_id: int | None = None) -> list[NodeHistoryEvent]:
+        """Node history rows of one run (or of all runs), sorted by (ts, run_id, written_by_batch_idx)."""
+        cols = "SELECT ts, run_id, script_node, written_by_batch_idx, status, comment FROM {ks}.wf_node_history"
+        rows = self._execute(cols, ()) if run_id is None else self._execute(cols + " WHERE run_id = ?", (run_id,))
+        events = [
+            NodeHistoryEvent(
+                ts=_utc(r["ts"]),
+                run_id=int(r["run_id"]),
+                script_node=str(r["script_node"]),
+                written_by_batch_idx=int(r["written_by_batch_idx"]),
+                status=NodeBatchStatus(r["status"]),
+                comment=str(r["comment"] or ""),
+            )
+            for r in rows
+        ]
+        return sorted(events, key=lambda e: (e.ts, e.run_id, e.written_by_batch_idx))
+
+    # -- batch status -------------------------------------------------------------------------------------------
+
+    def set_batch_status(
+        self, batch: BatchRef, status: NodeBatchStatus, comment: str, instance: str, thread: int
+    ) -> None:
+        """Upsert the (run, node, batch, status) row; `instance`/`thread` identify the worker (spec 3.2)."""
+        self._execute(
+            "INSERT INTO {ks}.wf_batch_history (ts, run_id, script_node, batch_idx, batches_total, status,"
+            " first_token, last_token, instance, thread, comment)"
+            " VALUES (toTimestamp(now()), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                batch.run_id,
+                batch.script_node,
+                batch.batch_idx,
+                batch.batches_total,
+                int(status),
+                batch.first_token,
+                batch.last_token,
+                instance,
+                thread,
+                comment or None,
+            ),
+        )
+
+    def read_batch_history(self, run_id: int, node: str, batch_idx: int | None = None) -> list[BatchHistoryEvent]:
+        """Batch history rows of a node (or of one of its batches), sorted by ts."""
+        cols = (
+            "SELECT ts, run_id, script_node, batch_idx, batches_total, status, first_token, last_token, instance,"
+            " thread, comment FROM {ks}.wf_batch_history WHERE run_id = ? AND script_node = ?"
+        )
+        if batch_idx is None:
+            rows = self._execute(cols, (run_id, node))
+        else:
+            rows = self._execute(cols + " AND batch_idx = ?", (run_id, node, batch_idx))
+        events = [
+            BatchHistoryEvent(
+                ts=_utc(r["ts"]),
+                batch=BatchRef(
+                    run_id=int(r["run_id"]),
+                    script_node=str(r["script_node"]),
+                    batch_idx=int(r["batch_idx"]),
+                    batches_total=int(r["batches_total"] or 0),
+                    first_token=int(r["first_token"] or 0),
+                    last_token=int(r["last_token"] or 0),
+                ),
+                status=NodeBatchStatus(r["status"]),
+                instance=str(r["instance"] or ""),
+                thread=int(r["thread"] or 0),
+                comment=str(r["comment"] or ""),
+            )
+            for r in rows
+        ]
+        return sorted(events, key=lambda e: (e.ts, e.batch.batch_idx))
+
+    def batch_status(self, run_id: int, node: str, batch_idx: int) -> BatchHistoryEvent | None:
+        """The batch's current status row (latest ts), or None if it was never touched."""
+        return latest_batch_event(self.read_batch_history(run_id, node, batch_idx))
+
+    # -- completion ---------------------------------------------------------------------------------------------
+
+    def refresh_node_and_run_status(self, run_id: int, node: str, written_by_batch_idx: int) -> RefreshOutcome:
+        """Mark the node finished if all its batches are, then the run complete if all affected nodes are.
+
+        Safe to call any number of times: the node row is an overwrite and the run row is IF NOT EXISTS.
+        """
+        events = self.read_batch_history(run_id, node)
+        node_status = decide_node_status(events)
+        if node_status is None:
+            return RefreshOutcome(node_status=None, run_completed=False)
+        self.set_node_status(run_id, node, written_by_batch_idx, node_status, node_complete_comment(events))
+        props = self.read_run_properties(run_id)
+        if props is None:
+            raise StoreError(f"run {run_id} in {self.ks} has no wf_run_properties row")
+        statuses = {n: s for (r, n), s in node_statuses(self.read_node_history(run_id)).items() if r == run_id}
+        comment = decide_run_completion(props.affected_nodes, statuses)
+        if comment is None:
+            return RefreshOutcome(node_status=node_status, run_completed=False)
+        self.set_run_status(run_id, RunStatus.COMPLETE, comment)
+        return RefreshOutcome(node_status=node_status, run_completed=True)
