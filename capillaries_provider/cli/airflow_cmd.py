@@ -9,7 +9,7 @@ from capillaries_provider.services import airflow_local
 from capillaries_provider.services.process import ServiceError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("airflow", help="run Airflow standalone locally for this project")
     actions = parser.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="start Airflow standalone and wait until all components are healthy")

@@ -14,7 +14,7 @@ from capillaries_provider.services.process import ServiceError
 _SERVICES: dict[str, ModuleType] = {"cassandra": cassandra, "rabbitmq": rabbitmq}
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("services", help="start, stop or inspect the local Cassandra and RabbitMQ")
     actions = parser.add_subparsers(dest="action", required=True)
     for name, func, text in (

@@ -1,0 +1,43 @@
+# The two commands of the README: `make up` (local stack + Airflow) and `make test` (the whole suite).
+# Both create/refresh the virtual environment at .venv from the committed lock file first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements/lock-py3.11.txt
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: venv up down test lint bench
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade uv
+
+# Re-sync only when the lock or pyproject changes.
+$(VENV)/.synced: $(BIN)/uv $(LOCK) pyproject.toml
+	$(BIN)/uv pip sync --python $(BIN)/python -q $(LOCK)
+	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.synced
+
+up: venv
+	$(BIN)/capillaries services up
+	$(BIN)/capillaries airflow up
+
+down:
+	-$(BIN)/capillaries airflow down
+	-$(BIN)/capillaries services down
+
+lint: venv
+	$(BIN)/ruff check capillaries_provider tests dags bench
+	$(BIN)/ruff format --check capillaries_provider tests dags bench
+	$(BIN)/mypy
+
+test: venv lint
+	$(BIN)/capillaries services up
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: venv
+	$(BIN)/capillaries services up
+	$(BIN)/python -m bench.run
