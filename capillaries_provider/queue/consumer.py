@@ -1,0 +1,198 @@
+"""Consuming batch messages one at a time; a message is acknowledged only after its handler returned.
+
+The handler says what happens to the message:
+- ACK: done (possibly after recording a failure in Cassandra);
+- RETRY_LATER: not ready (dependencies running) or a transient error. The message is re-published, with confirm,
+  to `<queue>.delay`, and only then acked; the delay queue's TTL dead-letters it back to the work queue. Publishing
+  before acking means a crash in between duplicates the message instead of losing it (processing is idempotent);
+- PARK(reason): the message can never be processed (undecodable, unknown run/node). It is re-published to
+  `<queue>.parked` with the reason in a header, then acked — kept for inspection, never silently dropped.
+
+The handler runs in a helper thread while this thread keeps the AMQP connection serviced (heartbeats), so a long
+batch does not get the connection closed under it. If the broker goes away the consumer reconnects with back-off;
+an unacknowledged message is redelivered by the broker. `stop()` (signal-safe) lets the in-flight message finish,
+including its ack, and then returns from `run()`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from types import FrameType
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic, BasicProperties
+
+from capillaries_provider.config import AmqpSettings
+from capillaries_provider.queue.connection import RECONNECT_DELAYS_S, is_reconnectable, open_channel
+from capillaries_provider.queue.message import BatchMessage, MessageDecodeError
+from capillaries_provider.queue.topology import EXCHANGE, PARK_REASON_HEADER, RETRY_COUNT_HEADER, QueueNames
+
+log = logging.getLogger(__name__)
+
+RETRY_REASON_HEADER = "x-capillaries-retry-reason"
+
+
+class Outcome(enum.Enum):
+    ACK = "ack"
+    RETRY_LATER = "retry_later"
+    PARK = "park"
+
+
+@dataclass(frozen=True)
+class HandlerResult:
+    outcome: Outcome
+    reason: str = ""
+
+    @classmethod
+    def ack(cls) -> HandlerResult:
+        return cls(Outcome.ACK)
+
+    @classmethod
+    def retry_later(cls, reason: str = "") -> HandlerResult:
+        return cls(Outcome.RETRY_LATER, reason)
+
+    @classmethod
+    def park(cls, reason: str) -> HandlerResult:
+        return cls(Outcome.PARK, reason)
+
+
+Handler = Callable[[BatchMessage], HandlerResult]
+
+
+class Consumer:
+    """Consumes the work queue with prefetch 1 until `stop()` is called."""
+
+    def __init__(
+        self,
+        settings: AmqpSettings,
+        handler: Handler,
+        *,
+        reconnect_delays_s: Sequence[float] = RECONNECT_DELAYS_S,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self._settings = settings
+        self._handler = handler
+        self._delays = tuple(reconnect_delays_s)
+        self._poll = poll_interval_s
+        self._stop = threading.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capillaries-handler")
+
+    def stop(self) -> None:
+        """Ask `run()` to return after the in-flight message (if any) is finished; safe from signal handlers."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> None:
+        """Consume until stopped, reconnecting with back-off whenever the broker connection is lost."""
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._consume_until_stopped()
+                    failures = 0
+                except Exception as exc:
+                    if not is_reconnectable(exc):
+                        raise
+                    delay = self._delays[min(failures, len(self._delays) - 1)]
+                    failures += 1
+                    log.warning("RabbitMQ connection lost (%s); reconnecting in %.1f s", exc, delay)
+                    self._stop.wait(delay)
+        finally:
+            self._executor.shutdown(wait=True)
+
+    def _consume_until_stopped(self) -> None:
+        connection, channel, names = open_channel(self._settings)
+        try:
+            channel.basic_qos(prefetch_count=1)
+            for method, props, body in channel.consume(names.work, inactivity_timeout=self._poll):
+                if method is not None:
+                    self._process(connection, channel, names, method, props, body)
+                if self._stop.is_set():
+                    break
+            channel.cancel()  # requeues anything delivered but not yet handed to us
+        finally:
+            if connection.is_open:
+                connection.close()
+
+    def _process(
+        self,
+        connection: pika.BlockingConnection,
+        channel: BlockingChannel,
+        names: QueueNames,
+        method: Basic.Deliver,
+        props: BasicProperties,
+        body: bytes,
+    ) -> None:
+        result = self._decide(connection, body)
+        headers = dict(props.headers or {})
+        if result.outcome is Outcome.RETRY_LATER:
+            headers[RETRY_COUNT_HEADER] = int(headers.get(RETRY_COUNT_HEADER, 0)) + 1
+            headers[RETRY_REASON_HEADER] = result.reason
+            self._republish(channel, names.delay, body, props, headers)
+        elif result.outcome is Outcome.PARK:
+            headers[PARK_REASON_HEADER] = result.reason
+            log.error("parking message %s: %s", props.message_id, result.reason)
+            self._republish(channel, names.parked, body, props, headers)
+        channel.basic_ack(method.delivery_tag)
+
+    def _decide(self, connection: pika.BlockingConnection, body: bytes) -> HandlerResult:
+        try:
+            msg = BatchMessage.from_json(body)
+        except MessageDecodeError as exc:
+            return HandlerResult.park(f"undecodable message: {exc}")
+        future = self._executor.submit(self._handler, msg)
+        self._service_connection_until_done(connection, future)
+        try:
+            return future.result()
+        except Exception as exc:
+            log.exception("handler failed on %s", msg.full_id)
+            return HandlerResult.park(f"handler raised {type(exc).__name__}: {exc}")
+
+    def _service_connection_until_done(
+        self, connection: pika.BlockingConnection, future: Future[HandlerResult]
+    ) -> None:
+        """Keep heartbeats flowing while the handler works; if the connection breaks, still let the handler end."""
+        try:
+            while not future.done():
+                connection.process_data_events(time_limit=min(self._poll, 0.2))
+        except BaseException:
+            future.exception()  # wait: the handler's writes must not overlap a redelivered copy in this process
+            raise
+
+    @staticmethod
+    def _republish(
+        channel: BlockingChannel, queue: str, body: bytes, props: BasicProperties, headers: dict[str, object]
+    ) -> None:
+        channel.basic_publish(
+            EXCHANGE,
+            queue,
+            body,
+            properties=pika.BasicProperties(
+                content_type=props.content_type,
+                delivery_mode=pika.DeliveryMode.Persistent,
+                message_id=props.message_id,
+                headers=headers,
+            ),
+            mandatory=True,
+        )
+
+
+def stop_on_signals(consumer: Consumer, signals: Iterable[int] = (signal.SIGTERM, signal.SIGINT)) -> None:
+    """Install handlers (main thread only) that stop the consumer gracefully on SIGTERM/SIGINT."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d received: finishing the current message, then stopping", signum)
+        consumer.stop()
+
+    for s in signals:
+        signal.signal(s, handle)

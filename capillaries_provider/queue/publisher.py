@@ -1,0 +1,113 @@
+"""Publishing batch messages with publisher confirms: a message counts as sent only once the broker has it.
+
+Messages are persistent and mandatory, so a nack or an unroutable message is an error, never a silent loss. When
+the connection drops, the publisher reconnects with back-off and re-sends the message it was on; the consumer side
+is idempotent, so a duplicate (confirm lost after the broker stored the message) is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import NackError, UnroutableError
+
+from capillaries_provider.config import AmqpSettings
+from capillaries_provider.queue.connection import RECONNECT_DELAYS_S, is_reconnectable, open_channel
+from capillaries_provider.queue.message import BatchMessage
+from capillaries_provider.queue.topology import EXCHANGE, QueueNames
+
+log = logging.getLogger(__name__)
+
+
+class PublishError(RuntimeError):
+    """The broker did not accept a message (nacked, unroutable, or unreachable after all reconnect attempts)."""
+
+
+class Publisher:
+    """A confirmed publishing channel; use as a context manager."""
+
+    def __init__(self, settings: AmqpSettings, *, reconnect_delays_s: Sequence[float] = RECONNECT_DELAYS_S) -> None:
+        self._settings = settings
+        self._delays = tuple(reconnect_delays_s)
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+        self._names: QueueNames | None = None
+
+    @property
+    def names(self) -> QueueNames:
+        return self._ensure_open()[1]
+
+    def publish(self, messages: Iterable[BatchMessage]) -> int:
+        """Send batch messages to the work queue, each confirmed before the next; returns how many were sent."""
+        count = 0
+        for msg in messages:
+            self.publish_body(self.names.work, msg.to_json(), message_id=msg.id)
+            count += 1
+        return count
+
+    def publish_body(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        headers: Mapping[str, object] | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        """Send one persistent, mandatory message through the `capillaries` exchange and wait for the confirm."""
+        props = pika.BasicProperties(
+            content_type="application/json",
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=message_id,
+            headers=dict(headers) if headers else None,
+        )
+        attempt = 0
+        while True:
+            try:
+                channel, _ = self._ensure_open()
+                channel.basic_publish(EXCHANGE, routing_key, body, properties=props, mandatory=True)
+                return
+            except UnroutableError as exc:
+                raise PublishError(f"message to {routing_key!r} was unroutable (queue missing?)") from exc
+            except NackError as exc:
+                error: BaseException = exc
+            except Exception as exc:
+                if not is_reconnectable(exc):
+                    raise
+                error = exc
+            self._drop_connection()
+            if attempt >= len(self._delays):
+                raise PublishError(f"could not publish to {routing_key!r} after {attempt + 1} attempts: {error}")
+            log.warning("publish to %s failed (%s); retrying in %.1f s", routing_key, error, self._delays[attempt])
+            time.sleep(self._delays[attempt])
+            attempt += 1
+
+    def close(self) -> None:
+        if self._connection is not None and self._connection.is_open:
+            self._connection.close()
+        self._connection = self._channel = None
+
+    def __enter__(self) -> Publisher:
+        self._ensure_open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _ensure_open(self) -> tuple[BlockingChannel, QueueNames]:
+        if self._channel is None or not self._channel.is_open or self._names is None:
+            self._drop_connection()
+            self._connection, self._channel, self._names = open_channel(self._settings)
+        return self._channel, self._names
+
+    def _drop_connection(self) -> None:
+        try:
+            self.close()
+        except Exception:  # the connection is already broken; nothing to clean up on the broker side
+            self._connection = self._channel = None

@@ -1,0 +1,204 @@
+"""Publisher and consumer against a real RabbitMQ: confirms, ack, delayed retry, parking, redelivery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pika
+import pytest
+
+from capillaries_provider.config import AmqpSettings
+from capillaries_provider.queue.consumer import Consumer, HandlerResult
+from capillaries_provider.queue.message import BatchMessage
+from capillaries_provider.queue.publisher import Publisher
+from capillaries_provider.queue.topology import PARK_REASON_HEADER, RETRY_COUNT_HEADER, queue_names
+
+ReadyCount = Callable[[AmqpSettings, str], int]
+GetOne = Callable[[AmqpSettings, str], tuple[pika.BasicProperties, bytes] | None]
+
+pytestmark = pytest.mark.integration
+
+
+def message(batch_idx: int, total: int = 3) -> BatchMessage:
+    return BatchMessage.new(
+        script_url="file:///s.json",
+        script_params_url="",
+        ks="ks1",
+        run_id=1,
+        target_node="read_orders",
+        first_token=batch_idx,
+        last_token=batch_idx,
+        batch_idx=batch_idx,
+        batches_total=total,
+    )
+
+
+def run_consumer(
+    settings: AmqpSettings, handler: Callable[[BatchMessage], HandlerResult]
+) -> tuple[Consumer, threading.Thread]:
+    consumer = Consumer(settings, handler, poll_interval_s=0.1)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    return consumer, thread
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_publish_consume_ack(amqp: AmqpSettings, ready_count: ReadyCount) -> None:
+    sent = [message(i) for i in range(3)]
+    with Publisher(amqp) as pub:
+        assert pub.publish(sent) == 3
+    assert ready_count(amqp, amqp.queue) == 3
+    received: list[BatchMessage] = []
+    consumer, thread = run_consumer(amqp, lambda m: (received.append(m), HandlerResult.ack())[1])
+    wait_for(lambda: len(received) == 3)
+    consumer.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert sorted(received, key=lambda m: m.batch_idx) == sent
+    assert ready_count(amqp, amqp.queue) == 0
+
+
+def test_retry_later_comes_back_after_the_delay(amqp: AmqpSettings, ready_count: ReadyCount) -> None:
+    with Publisher(amqp) as pub:
+        pub.publish([message(0)])
+    seen: list[float] = []
+
+    def handler(m: BatchMessage) -> HandlerResult:
+        seen.append(time.monotonic())
+        return HandlerResult.retry_later("dependencies not ready") if len(seen) == 1 else HandlerResult.ack()
+
+    consumer, thread = run_consumer(amqp, handler)
+    wait_for(lambda: len(seen) == 2)
+    consumer.stop()
+    thread.join(10)
+    assert seen[1] - seen[0] >= amqp.retry_delay_ms / 1000 * 0.9
+    names = queue_names(amqp.queue)
+    assert ready_count(amqp, names.work) == 0 and ready_count(amqp, names.delay) == 0
+
+
+def test_retry_header_counts_attempts(amqp: AmqpSettings, ready_count: ReadyCount, get_one: GetOne) -> None:
+    with Publisher(amqp) as pub:
+        pub.publish([message(1)])
+    consumer, thread = run_consumer(amqp, lambda m: HandlerResult.retry_later("wait"))
+    time.sleep(0.3)
+    consumer.stop()
+    thread.join(10)
+    wait_for(lambda: ready_count(amqp, amqp.queue) == 1)
+    got = get_one(amqp, amqp.queue)
+    assert got is not None
+    assert got[0].headers[RETRY_COUNT_HEADER] == 1
+    assert BatchMessage.from_json(got[1]).batch_idx == 1
+
+
+def test_undecodable_message_is_parked_with_reason(
+    amqp: AmqpSettings, ready_count: ReadyCount, get_one: GetOne
+) -> None:
+    with Publisher(amqp) as pub:
+        pub.publish_body(pub.names.work, b'{"ts": "yesterday"}', message_id="bad-1")
+        pub.publish([message(2)])
+    received: list[BatchMessage] = []
+    consumer, thread = run_consumer(amqp, lambda m: (received.append(m), HandlerResult.ack())[1])
+    wait_for(lambda: len(received) == 1)
+    consumer.stop()
+    thread.join(10)
+    parked = queue_names(amqp.queue).parked
+    wait_for(lambda: ready_count(amqp, parked) == 1)
+    got = get_one(amqp, parked)
+    assert got is not None
+    props, body = got
+    assert body == b'{"ts": "yesterday"}'
+    assert props.message_id == "bad-1"
+    assert "undecodable message" in props.headers[PARK_REASON_HEADER]
+    assert "'ts' must be int" in props.headers[PARK_REASON_HEADER]
+
+
+def test_handler_park_and_handler_exception_are_parked(
+    amqp: AmqpSettings, ready_count: ReadyCount, get_one: GetOne
+) -> None:
+    with Publisher(amqp) as pub:
+        pub.publish([message(0), message(1)])
+
+    def handler(m: BatchMessage) -> HandlerResult:
+        if m.batch_idx == 0:
+            return HandlerResult.park("unknown node read_orders")
+        raise RuntimeError("bug in processor")
+
+    consumer, thread = run_consumer(amqp, handler)
+    parked = queue_names(amqp.queue).parked
+    wait_for(lambda: ready_count(amqp, parked) == 2)
+    consumer.stop()
+    thread.join(10)
+    reasons = set()
+    for _ in range(2):
+        got = get_one(amqp, parked)
+        assert got is not None
+        reasons.add(got[0].headers[PARK_REASON_HEADER])
+    assert reasons == {"unknown node read_orders", "handler raised RuntimeError: bug in processor"}
+
+
+def test_stop_finishes_the_in_flight_message(amqp: AmqpSettings, ready_count: ReadyCount) -> None:
+    with Publisher(amqp) as pub:
+        pub.publish([message(0), message(1)])
+    started = threading.Event()
+    done: list[int] = []
+
+    def handler(m: BatchMessage) -> HandlerResult:
+        started.set()
+        time.sleep(1.0)
+        done.append(m.batch_idx)
+        return HandlerResult.ack()
+
+    consumer, thread = run_consumer(amqp, handler)
+    assert started.wait(10)
+    consumer.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert len(done) == 1
+    # The finished message was acked, the other one is still waiting for a consumer.
+    wait_for(lambda: ready_count(amqp, amqp.queue) == 1)
+
+
+def test_consumer_killed_before_ack_gets_message_redelivered(amqp: AmqpSettings, tmp_path: Path) -> None:
+    sent = message(0)
+    with Publisher(amqp) as pub:
+        pub.publish([sent])
+    marker = tmp_path / "handling"
+    script = textwrap.dedent(
+        f"""
+        import dataclasses, pathlib, time
+        from capillaries_provider.config import amqp_settings
+        from capillaries_provider.queue.consumer import Consumer
+        settings = dataclasses.replace(amqp_settings(), queue={amqp.queue!r}, retry_delay_ms={amqp.retry_delay_ms})
+        def handler(m):
+            pathlib.Path({str(marker)!r}).write_text(m.id)
+            time.sleep(600)
+        Consumer(settings, handler).run()
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ))
+    try:
+        wait_for(marker.exists, timeout_s=30)
+        assert marker.read_text() == sent.id
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    received: list[BatchMessage] = []
+    consumer, thread = run_consumer(amqp, lambda m: (received.append(m), HandlerResult.ack())[1])
+    wait_for(lambda: len(received) == 1)
+    consumer.stop()
+    thread.join(10)
+    assert received == [sent]
