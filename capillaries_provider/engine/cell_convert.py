@@ -8,9 +8,11 @@ once per column (`make_converter`) so the per-cell work is a single call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
+from functools import lru_cache
 
 from capillaries_provider.expr import gotime
 from capillaries_provider.expr.godecimal import decimal_from_float, decimal_from_string, round_half_away
@@ -48,7 +50,18 @@ def is_blank(text: str) -> bool:
     return not text.strip(_GO_SPACE)
 
 
+# Plain decimals (no exponent, few digits) take a fast exact path: Decimal(text) is exact and ROUND_HALF_UP is
+# half away from zero, like shopspring's Round. Everything else goes through the shopspring port.
+_PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]{1,20}(?:\.[0-9]{1,20})?")
+_CENT = Decimal("0.01")
+_ZERO2 = Decimal("0.00")
+_EXACT = Context(prec=100, rounding=ROUND_HALF_UP)
+
+
 def _decimal2(text: str) -> Decimal:
+    if _PLAIN_DECIMAL.fullmatch(text):
+        d = Decimal(text).quantize(_CENT, context=_EXACT)
+        return d if d else _ZERO2  # shopspring has no negative zero
     return round_half_away(decimal_from_string(text), 2)
 
 
@@ -72,7 +85,17 @@ def _non_empty_converter(spec: CellSpec) -> Converter:
         return (lambda text: _scanned_decimal2(text, fmt)) if fmt else _decimal2
     if not fmt:
         raise ValueError("datetime columns need a col_format (Go time layout)")
-    return lambda text: gotime.parse(fmt, text)
+    return _cached_time_parser(fmt)
+
+
+def _cached_time_parser(layout: str) -> Converter:
+    """time.Parse for one layout; date columns repeat values a lot and datetimes are immutable, so cache them."""
+
+    @lru_cache(maxsize=4096)
+    def parse(text: str) -> Value:
+        return gotime.parse(layout, text)
+
+    return parse
 
 
 def _default_parser(ft: FieldType, fmt: str) -> Converter:
@@ -141,7 +164,7 @@ def make_converter(spec: CellSpec) -> Converter:
         return no_format
     if ft is FieldType.STRING:
         return lambda text: non_empty(text) if text else empty()
-    return lambda text: empty() if is_blank(text) else non_empty(text)
+    return lambda text: non_empty(text) if text.strip(_GO_SPACE) else empty()
 
 
 def convert_cell(convert: Converter, spec: CellSpec, text: str, source: str, line: int) -> Value:

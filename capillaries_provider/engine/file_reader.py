@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from capillaries_provider.engine.cell_convert import CellSpec, convert_cell, make_converter
+from capillaries_provider.engine.cell_convert import CellSpec, Converter, convert_cell, make_converter
 from capillaries_provider.engine.csv_records import iter_csv_file
 from capillaries_provider.engine.parquet_reader import DEFAULT_BATCH_ROWS, iter_parquet_rows
 from capillaries_provider.expr.types import FieldType, Value
@@ -83,15 +83,25 @@ def iter_csv_rows(
             raise CsvLayoutError(
                 f"{source}, line {line}: data line {record_idx} comes before header line {hdr_line_idx}"
             )
-        row: Row = {}
-        for (name, spec, convert), idx in zip(plan, indexes, strict=True):
-            if idx >= len(fields):
-                raise CsvLayoutError(
-                    f"{source}, line {line}, column {name}: "
-                    f"col_idx {idx} is beyond the {len(fields)} fields of the record"
-                )
-            row[name] = convert_cell(convert, spec, fields[idx], source, line)
+        try:
+            row: Row = {name: convert(fields[idx]) for (name, _, convert), idx in zip(plan, indexes, strict=True)}
+        except (ValueError, OverflowError, IndexError):
+            row = _diagnose(plan, indexes, fields, source, line)
         yield line, row
+
+
+def _diagnose(
+    plan: list[tuple[str, CellSpec, Converter]], indexes: list[int], fields: list[str], source: str, line: int
+) -> Row:
+    """Redo a failed row column by column to raise an error naming the column (the fast path does not track it)."""
+    row: Row = {}
+    for (name, spec, convert), idx in zip(plan, indexes, strict=True):
+        if idx >= len(fields):
+            raise CsvLayoutError(
+                f"{source}, line {line}, column {name}: col_idx {idx} is beyond the {len(fields)} fields of the record"
+            )
+        row[name] = convert_cell(convert, spec, fields[idx], source, line)
+    return row
 
 
 def csv_columns(reader: FileReader) -> list[CsvColumn]:
