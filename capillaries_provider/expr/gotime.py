@@ -650,8 +650,8 @@ def _build(f: _Fields, original: str) -> _dt.datetime:
             offset = 0
             if len(f.zone_name) > 3 and f.zone_name[:3] == "GMT":
                 offset = int(f.zone_name[3:]) * 3600
-            tz = _dt.timezone(_dt.timedelta(seconds=offset), f.zone_name)
-            return (t - _dt.timedelta(seconds=offset)).astimezone(tz)
+            # Go keeps the instant of the UTC wall clock and only relabels it: 03:04 GMT+3 becomes 06:04+03:00.
+            return t.astimezone(_dt.timezone(_dt.timedelta(seconds=offset), f.zone_name))
         return t
     except (OverflowError, ValueError) as exc:
         raise ValueError(f"parsing time {_go_quote(original)}: {exc}") from exc
