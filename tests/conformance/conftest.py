@@ -1,0 +1,33 @@
+"""Conformance runs need the real services and running workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from capillaries_provider.services import cassandra, rabbitmq
+
+WORKER_PROCESSES = int(os.environ.get("CAPILLARIES_TEST_WORKERS", "2"))
+
+
+@pytest.fixture(scope="session")
+def workers() -> Iterator[subprocess.Popen[bytes]]:
+    """`capillaries worker --processes N` for the whole session, stopped with SIGTERM (graceful) at the end."""
+    cassandra.up()
+    rabbitmq.up()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "capillaries_provider.cli.main", "worker", "--processes", str(WORKER_PROCESSES)],
+        start_new_session=True,
+    )
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
