@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 
+from capillaries_provider.engine.file_errors import FileReadError
 from capillaries_provider.expr import gotime
 from capillaries_provider.expr.godecimal import decimal_from_float, decimal_from_string, round_half_away
 from capillaries_provider.expr.gofmt import parse_bool, parse_float, parse_int, sscanf_float, sscanf_int
@@ -25,7 +26,7 @@ _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)
 Converter = Callable[[str], Value]
 
 
-class CellConversionError(ValueError):
+class CellConversionError(FileReadError):
     """A cell that Capillaries cannot convert; names the file, line and column."""
 
     def __init__(self, source: str, line: int, column: str, message: str) -> None:

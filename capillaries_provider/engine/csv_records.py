@@ -20,10 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from capillaries_provider.engine.file_errors import FileReadError
+
 _QUOTE = '"'
 
 
-class CsvFormatError(ValueError):
+class CsvFormatError(FileReadError):
     """A CSV file that Go's reader rejects; the message names the file and the line."""
 
     def __init__(self, source: str, line: int, message: str) -> None:

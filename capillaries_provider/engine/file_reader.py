@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from capillaries_provider.engine.cell_convert import CellSpec, Converter, convert_cell, make_converter
 from capillaries_provider.engine.csv_records import iter_csv_file
+from capillaries_provider.engine.file_errors import FileReadError
 from capillaries_provider.engine.parquet_reader import DEFAULT_BATCH_ROWS, iter_parquet_rows
 from capillaries_provider.expr.types import FieldType, Value
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 Row = dict[str, Value]
 
 
-class CsvLayoutError(ValueError):
+class CsvLayoutError(FileReadError):
     """Header or column-index problems (missing header, index beyond the record); names file and line."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from capillaries_provider.engine.file_errors import FileReadError
 from capillaries_provider.expr.types import ZERO_TIME, FieldType, Value, wrap_int64
 
 DEFAULT_BATCH_ROWS = 10_000
@@ -25,7 +26,7 @@ DEFAULT_BATCH_ROWS = 10_000
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
-class ParquetReadError(ValueError):
+class ParquetReadError(FileReadError):
     """A Parquet file or column Capillaries cannot read; the message names the file (and column/row)."""
 
 

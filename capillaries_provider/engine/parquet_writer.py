@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from capillaries_provider.engine.file_errors import FileWriteError
 from capillaries_provider.expr.godecimal import parquet_decimal_unscaled
 from capillaries_provider.expr.types import ZERO_TIME, FieldType, Value
 
@@ -45,7 +46,7 @@ _ARROW_TYPES: dict[FieldType, pa.DataType] = {
 }
 
 
-class ParquetWriteError(ValueError):
+class ParquetWriteError(FileWriteError):
     """A value that cannot be written; the message names the file, the column and the row."""
 
 

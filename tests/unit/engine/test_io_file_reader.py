@@ -13,6 +13,7 @@ from capillaries_provider.engine.cell_convert import CellConversionError
 from capillaries_provider.engine.compare import exact_lines_ws
 from capillaries_provider.engine.csv_records import CsvFormatError
 from capillaries_provider.engine.csv_writer import CsvFileWriter
+from capillaries_provider.engine.file_errors import FileReadError
 from capillaries_provider.engine.file_reader import CsvColumn, CsvLayoutError, iter_csv_rows
 from capillaries_provider.expr.types import FieldType, Value
 
@@ -68,6 +69,10 @@ def test_wrong_field_count_propagates(tmp_path: Path) -> None:
     path = write(tmp_path, b"1,2\n3\n")
     with pytest.raises(CsvFormatError, match="in.csv: record on line 2: wrong number of fields"):
         rows(path, [CsvColumn("c", FieldType.INT, col_idx=0)])
+
+
+def test_every_reader_error_is_a_file_read_error(tmp_path: Path) -> None:
+    assert all(issubclass(e, FileReadError) for e in (CsvFormatError, CsvLayoutError, CellConversionError))
 
 
 def test_quoted_cells_convert(tmp_path: Path) -> None:
