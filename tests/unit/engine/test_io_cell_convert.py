@@ -7,8 +7,11 @@ import math
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from capillaries_provider.engine.cell_convert import CellConversionError, CellSpec, convert_cell, make_converter
+from capillaries_provider.expr.godecimal import decimal_from_string, round_half_away
 from capillaries_provider.expr.types import ZERO_TIME, FieldType, Value
 
 S, B, N, F, D, T = (
@@ -133,3 +136,15 @@ def test_bad_default_fails_only_when_used() -> None:
     assert convert("3") == 3
     with pytest.raises(ValueError, match="col_default_value 'x'"):
         convert("")
+
+
+@given(st.from_regex(r"[+-]?[0-9]{1,20}(\.[0-9]{1,20})?", fullmatch=True))
+def test_plain_decimal_fast_path_equals_shopspring(text: str) -> None:
+    fast = conv(D, text)
+    slow = round_half_away(decimal_from_string(text), 2)
+    assert isinstance(fast, Decimal)
+    assert fast == slow and str(fast) == str(slow)
+
+
+def test_negative_value_rounding_to_zero_has_no_sign() -> None:
+    assert str(conv(D, "-0.001")) == "0.00"
