@@ -207,7 +207,7 @@ class _Checker:
             if node.value is None:
                 raise self.fail(f"cannot evaluate integer literal {node.text}: only plain base-10 integers", node)
             return T.DECIMAL2 if isinstance(node.value, decimal.Decimal) else T.INT
-        if node.kind is LitKind.FLOAT:
+        if node.kind is LitKind.FLOAT and node.value is not None:
             return T.FLOAT
         if node.kind is LitKind.STRING:
             return T.STRING

@@ -255,6 +255,11 @@ class _Gen:
         if name == "strings.ReplaceAll":
             return _Code(f"{srcs[0]}.replace({srcs[1]}, {srcs[2]})", fails)
         if name == "fmt.Sprintf":
+            fmt = node.args[0]
+            if isinstance(fmt, Literal) and isinstance(fmt.value, str):
+                py_fmt = python_format(fmt.value, types[1:])
+                if py_fmt is not None:
+                    return _Code(f"({self.const(py_fmt)} % ({', '.join(srcs[1:])},))", fails)
             return _Code(f"_sprintf({srcs[0]}, ({', '.join(srcs[1:])},))", True)
         if name == "re.MatchString":
             return self.regex(node, args)
@@ -298,6 +303,59 @@ class _Gen:
         if t is T.FLOAT:
             return _Code(f"_dec_float({s})", True)
         return self.convert(x, t, T.DECIMAL2)
+
+
+_INT_TYPES = (T.INT, T.GO_INT)
+
+
+def python_format(fmt: str, types: list[ExprType]) -> str | None:
+    """A Python %-format equal to Go's Sprintf(fmt) for args of these types, or None if not provably equal.
+
+    Only the common verbs whose output is identical in both languages qualify: `%s`/`%v` of strings (width,
+    precision, `-`; widths count runes in Go and code points in Python), `%d`/`%v` of ints (width, `-`, `0`), and
+    `%%`. Anything else (floats, decimals, other flags, argument indexes, arity mismatch) goes through gofmt.
+    """
+    out: list[str] = []
+    i, n, argi = 0, len(fmt), 0
+    while i < n:
+        j = fmt.find("%", i)
+        if j < 0:
+            out.append(fmt[i:])
+            break
+        out.append(fmt[i:j])
+        k = j + 1
+        flags = ""
+        while k < n and fmt[k] in "-0":
+            flags += fmt[k]
+            k += 1
+        width_start = k
+        while k < n and fmt[k].isdigit():
+            k += 1
+        width = fmt[width_start:k]
+        precision = ""
+        if k < n and fmt[k] == ".":
+            p_start = k
+            k += 1
+            while k < n and fmt[k].isdigit():
+                k += 1
+            precision = fmt[p_start:k]
+        if k >= n:
+            return None
+        verb = fmt[k]
+        if verb == "%" and not (flags or width or precision):
+            out.append("%%")
+        elif argi >= len(types) or len(flags) > 1 or len(width) > 6 or len(precision) > 7:
+            return None  # Go reports widths/precisions >= 1e6 as %!(BADWIDTH)/%!(BADPREC)
+        elif verb in "sv" and types[argi] is T.STRING and "0" not in flags:
+            out.append(f"%{flags}{width}{precision}s")
+            argi += 1
+        elif verb in "dv" and types[argi] in _INT_TYPES and not precision:
+            out.append(f"%{flags}{width}d")
+            argi += 1
+        else:
+            return None
+        i = k + 1
+    return "".join(out) if argi == len(types) else None
 
 
 def runtime_error(text: str, exc: Exception) -> ExprRuntimeError:
