@@ -11,6 +11,7 @@ from collections.abc import Sequence
 _COMMAND_MODULES = (
     "capillaries_provider.cli.services_cmd",
     "capillaries_provider.cli.airflow_cmd",
+    "capillaries_provider.cli.validate_cmd",
 )
 
 

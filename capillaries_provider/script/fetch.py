@@ -1,0 +1,70 @@
+"""Reading scripts, params and referenced files by URL (spec 9.1).
+
+Capillaries reads everything (script, params, py_calc code, tag criteria) through one fetcher keyed by URL scheme.
+Only local paths are implemented here; `http(s)`, `s3` and `sftp` plug in later as further `Fetcher`s (e.g. over
+fsspec) registered by scheme, so the loader never needs to change. An unsupported scheme is a clear error, not a
+connectivity problem: retrying would not help.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from capillaries_provider.script.errors import ScriptError, ScriptFetchError, ScriptValidationError
+
+
+class Fetcher(Protocol):
+    """Reads the whole content of one URL; raises ScriptFetchError when the source cannot be reached or read."""
+
+    def read_bytes(self, url: str) -> bytes: ...
+
+
+class LocalFileFetcher:
+    """Plain paths and `file://` URLs."""
+
+    def read_bytes(self, url: str) -> bytes:
+        path = local_path(url)
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as e:
+            raise ScriptFetchError(f"cannot read {url}: {e.strerror or e}") from e
+
+
+def url_scheme(url: str) -> str:
+    """The lower-cased scheme, '' for plain paths."""
+    return urlsplit(url).scheme.lower()
+
+
+def local_path(url: str) -> str:
+    """The filesystem path of a plain path or `file://` URL."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "file":
+        return unquote(parts.path)
+    return url
+
+
+class SchemeFetcher:
+    """Dispatches by URL scheme; schemes without a registered fetcher are rejected with the list of supported ones."""
+
+    def __init__(self, fetchers: Mapping[str, Fetcher] | None = None) -> None:
+        local = LocalFileFetcher()
+        self._fetchers: dict[str, Fetcher] = {"": local, "file": local}
+        self._fetchers.update(fetchers or {})
+
+    def read_bytes(self, url: str) -> bytes:
+        scheme = url_scheme(url)
+        fetcher = self._fetchers.get(scheme)
+        if fetcher is None:
+            supported = ", ".join(sorted(s + "://" if s else "local path" for s in self._fetchers))
+            raise ScriptValidationError(
+                [ScriptError(f"unsupported URL scheme {scheme!r} in {url}; supported: {supported}", file=url)]
+            )
+        return fetcher.read_bytes(url)
+
+
+def default_fetcher() -> Fetcher:
+    """The fetcher used when the caller does not supply one."""
+    return SchemeFetcher()
