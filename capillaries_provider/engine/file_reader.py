@@ -10,16 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from capillaries_provider.engine.cell_convert import CellSpec, Converter, convert_cell, make_converter
 from capillaries_provider.engine.csv_records import iter_csv_file
 from capillaries_provider.engine.file_errors import FileReadError
 from capillaries_provider.engine.parquet_reader import DEFAULT_BATCH_ROWS, iter_parquet_rows
 from capillaries_provider.expr.types import FieldType, Value
-
-if TYPE_CHECKING:
-    from capillaries_provider.script.model import FileReader
+from capillaries_provider.script.model import DataFormat, FileReader
 
 Row = dict[str, Value]
 
@@ -129,7 +126,7 @@ def iter_file_rows(
     path: str | Path, reader: FileReader, parquet_batch_rows: int = DEFAULT_BATCH_ROWS
 ) -> Iterator[tuple[int, Row]]:
     """Stream the rows of one local file of a file_table node, CSV or Parquet as the reader's format says."""
-    if reader.format.value == "parquet":
+    if reader.format is DataFormat.PARQUET:
         return iter_parquet_rows(path, parquet_columns(reader), parquet_batch_rows)
     settings = reader.csv
     return iter_csv_rows(

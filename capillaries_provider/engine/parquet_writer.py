@@ -1,13 +1,13 @@
 """Parquet output of table_file nodes (spec 1.8, "Parquet output").
 
 Column types follow Capillaries: every column OPTIONAL; string BYTE_ARRAY/UTF8, int INT64, float DOUBLE, bool
-BOOLEAN, decimal2 INT64 DECIMAL(scale 2) holding IntPart(v*100) (truncation, not rounding), datetime INT64
-TIMESTAMP(MILLIS, UTC) with Go's zero time written as null. Rows are buffered and flushed as a row group every
-`rows_per_group` rows, so memory stays bounded (Go keeps a single row group; readers see the same rows).
+BOOLEAN, decimal2 INT64 DECIMAL(precision 2, scale 2) holding IntPart(v*100) (truncation, not rounding),
+datetime INT64 TIMESTAMP(MILLIS, UTC) with Go's zero time written as null; the footer says created_by
+"capillaries". Rows are buffered and flushed as a row group every `rows_per_group` rows, so memory stays bounded
+(Go keeps a single row group; readers see the same rows).
 
-Differences pyarrow imposes (documented, invisible to a logical comparison): decimal precision is 17 instead of
-Go's 2 (pyarrow only stores INT64 decimals for precision 10..18, and Capillaries' reader wants precision < 18),
-and the footer's `created_by` is pyarrow's, not "capillaries".
+pyarrow stores INT64 decimals only for precision 10..18 and cannot set `created_by`, so the file is written with
+precision 17 and the footer is patched on close (`parquet_footer`).
 """
 
 from __future__ import annotations
@@ -24,13 +24,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from capillaries_provider.engine.file_errors import FileWriteError
+from capillaries_provider.engine.parquet_footer import patch_footer
 from capillaries_provider.expr.godecimal import parquet_decimal_unscaled
 from capillaries_provider.expr.types import ZERO_TIME, FieldType, Value
 
 if TYPE_CHECKING:
     from capillaries_provider.script.model import FileCreator
 
-DECIMAL_PRECISION = 17
+ARROW_DECIMAL_PRECISION = 17  # what pyarrow writes: INT64 storage needs precision 10..18
+DECIMAL_PRECISION = 2  # what Capillaries declares (and what the footer says after the patch)
+CREATED_BY = "capillaries"
 DEFAULT_ROWS_PER_GROUP = 50_000
 _CODECS = {"gzip": "gzip", "snappy": "snappy", "uncompressed": "none"}
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
@@ -41,7 +44,7 @@ _ARROW_TYPES: dict[FieldType, pa.DataType] = {
     FieldType.INT: pa.int64(),
     FieldType.FLOAT: pa.float64(),
     FieldType.BOOL: pa.bool_(),
-    FieldType.DECIMAL2: pa.decimal128(DECIMAL_PRECISION, 2),
+    FieldType.DECIMAL2: pa.decimal128(ARROW_DECIMAL_PRECISION, 2),
     FieldType.DATETIME: pa.timestamp("ms", tz="UTC"),
 }
 
@@ -102,7 +105,11 @@ class ParquetFileWriter:
         self._types = [ft for _, ft in columns]
         self._schema = pa.schema([pa.field(name, _ARROW_TYPES[ft], nullable=True) for name, ft in columns])
         self._writer = pq.ParquetWriter(
-            self._path, self._schema, compression=arrow_codec(codec), store_decimal_as_integer=True
+            self._path,
+            self._schema,
+            compression=arrow_codec(codec),
+            store_decimal_as_integer=True,
+            store_schema=False,  # no ARROW:schema metadata: the Parquet schema alone describes the file, as in Go
         )
         self._rows: list[Sequence[Value]] = []
         self._rows_per_group = rows_per_group
@@ -138,11 +145,12 @@ class ParquetFileWriter:
         self._rows = []
 
     def close(self) -> None:
-        """Flush the remaining rows and write the footer."""
+        """Flush the remaining rows, write the footer and give it Capillaries' creator and decimal precision."""
         try:
             self.flush()
         finally:
             self._writer.close()
+        patch_footer(self._path, CREATED_BY, DECIMAL_PRECISION)
 
     def __enter__(self) -> ParquetFileWriter:
         return self

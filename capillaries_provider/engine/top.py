@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
+from capillaries_provider.expr.keys import KeyComponent, build_key
 from capillaries_provider.expr.types import Value
-
-if TYPE_CHECKING:
-    from capillaries_provider.expr.keys import KeyComponent
 
 T = TypeVar("T")
 
@@ -83,9 +81,7 @@ class TopByOrder:
 
     def add(self, columns: Mapping[str, Value], row: Sequence[Value]) -> None:
         """`columns` gives the values by column name (for the key); `row` is what will be written."""
-        from capillaries_provider.expr.keys import build_key
-
-        self._rows.add(build_key(columns, self._order), row)
+        self._rows.add(build_key([columns[c.field] for c in self._order], self._order), row)
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -199,7 +199,8 @@ def test_writer_schema(tmp_path: Path) -> None:
         "d": "INT64",
         "t": "INT64",
     }
-    assert cols["d"].logical_type.type == "DECIMAL" and cols["d"].scale == 2
+    assert cols["d"].logical_type.type == "DECIMAL" and (cols["d"].precision, cols["d"].scale) == (2, 2)
+    assert pq.ParquetFile(path).metadata.created_by == "capillaries"
     assert "milliseconds" in str(cols["t"].logical_type)
     assert all(c.max_definition_level == 1 for c in cols.values())  # OPTIONAL
     assert [guess_column_type(c).field_type for c in cols.values()] == [ft for _, ft in ALL_COLUMNS]
