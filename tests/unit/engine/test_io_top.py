@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 
-from capillaries_provider.engine.top import TOP_LIMIT_MAX, TopRows
+from capillaries_provider.engine.top import TOP_LIMIT_MAX, TopByOrder, TopRows
+from capillaries_provider.expr.keys import KeyComponent
+from capillaries_provider.expr.types import FieldType
 
 
 def test_keeps_smallest_keys_sorted_with_bounded_size() -> None:
@@ -40,3 +42,12 @@ def test_keys_compare_bytewise_like_go_strings() -> None:
     for k in ["-99999999999999999998", "000000000000000000005", "ab", "Z"]:
         top.add(k, k)
     assert top.sorted_items() == ["-99999999999999999998", "000000000000000000005", "Z", "ab"]
+
+
+def test_top_by_order_uses_capillaries_keys() -> None:
+    # order "n(desc), s": ints descending, ties by string ascending; limit 3.
+    order = [KeyComponent("n", FieldType.INT, desc=True), KeyComponent("s", FieldType.STRING)]
+    top = TopByOrder(order, 3)
+    for n, s in [(1, "x"), (-5, "a"), (7, "b"), (7, "a"), (3, "z")]:
+        top.add({"n": n, "s": s, "other": 0}, [n, s])
+    assert top.sorted_rows() == [[7, "a"], [7, "b"], [3, "z"]]
