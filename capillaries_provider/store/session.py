@@ -7,18 +7,23 @@ token-aware so single-partition reads and writes go straight to a replica.
 from __future__ import annotations
 
 import re
+import threading
 import time
+import weakref
 
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, RetryPolicy, TokenAwarePolicy
-from cassandra.query import dict_factory, tuple_factory
+from cassandra.query import PreparedStatement, dict_factory, tuple_factory
 
 from capillaries_provider.config import CassandraSettings
 
 # Profile for bulk reads: plain tuples are several times cheaper to build than dicts or named tuples.
 TUPLES = "tuples"
+
+_PREPARED: weakref.WeakKeyDictionary[Session, dict[str, PreparedStatement]] = weakref.WeakKeyDictionary()
+_PREPARED_LOCK = threading.Lock()
 
 _KEYSPACE_RE = re.compile(r"[A-Za-z0-9_]{1,48}")
 _IDENTIFIER_RE = re.compile(r"[A-Za-z0-9_]+")
@@ -92,6 +97,18 @@ def connect(
     except BaseException:
         cluster.shutdown()
         raise
+
+
+def prepare_cached(session: Session, cql: str) -> PreparedStatement:
+    """Prepare `cql` once per session: batches of the same node reuse the statements instead of re-preparing."""
+    with _PREPARED_LOCK:
+        cache = _PREPARED.setdefault(session, {})
+        stmt = cache.get(cql)
+    if stmt is None:
+        stmt = session.prepare(cql)
+        with _PREPARED_LOCK:
+            cache[cql] = stmt
+    return stmt
 
 
 def close(session: Session) -> None:

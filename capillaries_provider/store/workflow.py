@@ -18,7 +18,7 @@ from cassandra import WriteTimeout
 from cassandra.cluster import Session
 
 from capillaries_provider.store.errors import StoreError
-from capillaries_provider.store.session import validate_keyspace_name
+from capillaries_provider.store.session import prepare_cached, validate_keyspace_name
 
 
 class NodeBatchStatus(enum.IntEnum):
@@ -247,17 +247,9 @@ class WorkflowStore:
     def __init__(self, session: Session, ks: str) -> None:
         self.session = session
         self.ks = validate_keyspace_name(ks)
-        self._prepared: dict[str, object] = {}
-
-    def _stmt(self, cql: str) -> object:
-        stmt = self._prepared.get(cql)
-        if stmt is None:
-            stmt = self.session.prepare(cql.format(ks=self.ks))
-            self._prepared[cql] = stmt
-        return stmt
 
     def _execute(self, cql: str, params: Sequence[object]) -> list[dict[str, Any]]:
-        return list(self.session.execute(self._stmt(cql), params))
+        return list(self.session.execute(prepare_cached(self.session, cql.format(ks=self.ks)), params))
 
     # -- schema -----------------------------------------------------------------------------------------------
 

@@ -1,0 +1,178 @@
+"""Reading a run's tables: a batch's token range page by page (spec 3.5) and index lookups (spec 6.4).
+
+Only the requested fields are selected; rows come back as `{field: Value}` with Capillaries' value conversions
+(UTC-aware datetimes, zero values for NULLs). Memory stays bounded by `rowset_size` for range reads and by the
+caller's key/rowid chunks for lookups.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent
+from cassandra.query import BoundStatement, PreparedStatement
+
+from capillaries_provider.expr.types import FieldType, Value
+from capillaries_provider.store.errors import retry_delay_s
+from capillaries_provider.store.session import TUPLES, prepare_cached, validate_identifier, validate_keyspace_name
+from capillaries_provider.store.values import from_cassandra
+
+Row = dict[str, Value]
+T = TypeVar("T")
+
+ROWIDS_PER_IN_QUERY = 100
+
+
+def _with_retry(call: Callable[[], T]) -> T:
+    """Run a read, retrying transient errors with the back-off of spec 3.4/3.5."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            delay = retry_delay_s(exc, attempt)
+            if delay is None:
+                raise
+            attempt += 1
+            time.sleep(delay)
+
+
+def _fetch_tuples(session: Session, statement: BoundStatement) -> list[Sequence[Any]]:
+    return list(session.execute(statement, execution_profile=TUPLES))
+
+
+class _RowBuilder:
+    """Turns result tuples `(rowid, <skip>..., f1, f2, ...)` into `{f: Value}` dicts."""
+
+    def __init__(self, fields: Mapping[str, FieldType], offset: int) -> None:
+        for f in fields:
+            validate_identifier(f, "field")
+        self.names = list(fields)
+        self.offset = offset
+        self.converters = [from_cassandra(t) for t in fields.values()]
+
+    def __call__(self, values: Sequence[Any]) -> Row:
+        o = self.offset
+        return {n: c(values[o + i]) for i, (n, c) in enumerate(zip(self.names, self.converters, strict=True))}
+
+
+def read_token_range(
+    session: Session,
+    ks: str,
+    table: str,
+    fields: Mapping[str, FieldType],
+    first_token: int,
+    last_token: int,
+    rowset_size: int,
+) -> Iterator[list[Row]]:
+    """Yield the rows whose `token(rowid)` lies in [first_token, last_token], `rowset_size` rows at a time.
+
+    `table` is the physical name (`orders_00003`). Paging restarts at the last token seen, inclusive, and skips the
+    rows of that token already returned (the "epilogue"), so rows sharing a token are neither lost nor repeated.
+    """
+    validate_keyspace_name(ks)
+    validate_identifier(table, "table")
+    if rowset_size < 1:
+        raise ValueError("rowset_size must be at least 1")
+    build = _RowBuilder(fields, offset=2)
+    columns = ", ".join(["rowid", "token(rowid)", *build.names])
+    stmt = prepare_cached(
+        session,
+        f"SELECT {columns} FROM {ks}.{table} WHERE token(rowid) >= ? AND token(rowid) <= ? LIMIT ?",
+    )
+    start = first_token
+    epilogue: set[int] = set()
+    while True:
+        limit = rowset_size + len(epilogue)
+        bound = stmt.bind([start, last_token, limit])
+        bound.fetch_size = limit
+        page = _with_retry(partial(_fetch_tuples, session, bound))
+        fresh = [r for r in page if not (r[1] == start and r[0] in epilogue)]
+        if fresh:
+            yield [build(r) for r in fresh]
+        if not fresh or len(page) < limit:
+            return
+        start = page[-1][1]
+        epilogue = {r[0] for r in page if r[1] == start}
+
+
+def _concurrent_rows(
+    session: Session, stmt: PreparedStatement, params: Sequence[Sequence[Any]], concurrency: int
+) -> list[list[Sequence[Any]]]:
+    """Run `stmt` once per parameter tuple, concurrently; transient failures are retried per statement."""
+    results: list[list[Sequence[Any]] | None] = [None] * len(params)
+    todo = list(range(len(params)))
+    attempt = 0
+    while todo:
+        outcomes = execute_concurrent(
+            session,
+            [(stmt, params[i]) for i in todo],
+            concurrency=concurrency,
+            raise_on_first_error=False,
+            execution_profile=TUPLES,
+        )
+        failed: list[int] = []
+        error: BaseException | None = None
+        for i, (ok, result) in zip(todo, outcomes, strict=True):
+            if ok:
+                results[i] = list(result)
+            else:
+                failed.append(i)
+                error = result
+        if error is not None:
+            delay = retry_delay_s(error, attempt)
+            if delay is None:
+                raise error
+            attempt += 1
+            time.sleep(delay)
+        todo = failed
+    return [r if r is not None else [] for r in results]
+
+
+def read_index_rowids(
+    session: Session, ks: str, index_table: str, keys: Sequence[str], *, concurrency: int = 64
+) -> dict[str, list[int]]:
+    """Rowids stored under each key of an index table (`idx_x_00003`), ascending; keys not found are absent.
+
+    One concurrent, token-aware point read per distinct key; a non-unique key can hold many rowids.
+    """
+    validate_keyspace_name(ks)
+    validate_identifier(index_table, "index table")
+    stmt = prepare_cached(session, f"SELECT rowid FROM {ks}.{index_table} WHERE key = ?")
+    distinct = list(dict.fromkeys(keys))
+    found: dict[str, list[int]] = {}
+    for key, rows in zip(distinct, _concurrent_rows(session, stmt, [(k,) for k in distinct], concurrency), strict=True):
+        if rows:
+            found[key] = sorted(r[0] for r in rows)
+    return found
+
+
+def read_rows_by_rowid(
+    session: Session,
+    ks: str,
+    table: str,
+    fields: Mapping[str, FieldType],
+    rowids: Sequence[int],
+    *,
+    concurrency: int = 16,
+) -> dict[int, Row]:
+    """Data rows by rowid, read with concurrent `IN` queries of up to 100 rowids.
+
+    Rowids without a data row (orphan index entries, spec 3.6) are simply absent from the result.
+    """
+    validate_keyspace_name(ks)
+    validate_identifier(table, "table")
+    build = _RowBuilder(fields, offset=1)
+    columns = ", ".join(["rowid", *build.names])
+    stmt = prepare_cached(session, f"SELECT {columns} FROM {ks}.{table} WHERE rowid IN ?")
+    distinct = list(dict.fromkeys(rowids))
+    chunks = [(distinct[i : i + ROWIDS_PER_IN_QUERY],) for i in range(0, len(distinct), ROWIDS_PER_IN_QUERY)]
+    rows: dict[int, Row] = {}
+    for result in _concurrent_rows(session, stmt, chunks, concurrency):
+        for r in result:
+            rows[r[0]] = build(r)
+    return rows
