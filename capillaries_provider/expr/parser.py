@@ -205,7 +205,10 @@ class _Parser:
 def parse(text: str) -> Expr:
     """Parse one expression; ExprSyntaxError (with position) if it is not valid in the supported Go subset."""
     p = _Parser(text)
-    x = p.expr()
+    try:
+        x = p.expr()
+    except RecursionError:
+        raise ExprSyntaxError("expression is nested too deeply", text, 0) from None
     p.finish()
     return x
 
@@ -213,9 +216,12 @@ def parse(text: str) -> Expr:
 def parse_list(text: str) -> list[Expr]:
     """Parse a comma-separated list of expressions, e.g. an order expression `a(desc), b`."""
     p = _Parser(text)
-    items = [p.expr()]
-    while p.is_op(","):
-        p.advance()
-        items.append(p.expr())
+    try:
+        items = [p.expr()]
+        while p.is_op(","):
+            p.advance()
+            items.append(p.expr())
+    except RecursionError:
+        raise ExprSyntaxError("expression is nested too deeply", text, 0) from None
     p.finish()
     return items

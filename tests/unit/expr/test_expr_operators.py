@@ -297,3 +297,19 @@ def test_root_string_literal_can_keep_its_quotes() -> None:
     fn = compile_expr(parse('"abc"'), {}, round_decimals=False, keep_root_string_quotes=True)
     assert fn({}) == '"abc"'
     assert compile_expr(parse('"abc"'), {}, round_decimals=False)({}) == "abc"
+
+
+def test_long_and_deeply_nested_expressions_compile() -> None:
+    assert ev("+".join(["r.a"] * 300), a=1) == 300
+    assert ev("(" * 60 + "r.a" + " + 1)" * 60, a=1) == 61
+    assert ev("int.iif(r.a > 0, " * 40 + "r.b" + ", 2)" * 40, a=1, b=7) == 7
+
+
+def test_compiled_functions_are_cached_per_text_types_and_options() -> None:
+    text = "r.a * 2"
+    first = compile_expr(parse(text), ENV, round_decimals=False)
+    assert compile_expr(parse(text), ENV, round_decimals=False) is first
+    assert compile_expr(parse(text), ENV, round_decimals=True) is not first
+    as_float = compile_expr(parse(text), {"r": {"a": F.FLOAT}}, round_decimals=False)
+    assert as_float({"r": {"a": 1.5}}) == 3.0
+    assert first({"r": {"a": 9223372036854775807}}) == -2
