@@ -1,0 +1,72 @@
+"""Value conversions for Cassandra (spec 3.4) and the transient-error classification."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from cassandra import ConsistencyLevel, InvalidRequest, OperationTimedOut, ReadTimeout, Unavailable, WriteFailure
+from cassandra.cluster import NoHostAvailable
+from cassandra.connection import ConnectionShutdown
+
+from capillaries_provider.expr.types import ZERO_TIME, FieldType
+from capillaries_provider.store.errors import is_transient, retry_delay_s
+from capillaries_provider.store.values import datetime_to_ms, from_cassandra, ms_to_datetime, to_cassandra
+
+UTC = dt.UTC
+
+
+def test_datetime_to_ms_drops_sub_milliseconds_toward_the_past() -> None:
+    assert datetime_to_ms(dt.datetime(1970, 1, 1, 0, 0, 0, 1999, tzinfo=UTC)) == 1
+    # Go: Unix()*1e3 + Nanosecond()/1e6 with a non-negative nanosecond part -> floor, also before 1970.
+    assert datetime_to_ms(dt.datetime(1969, 12, 31, 23, 59, 59, 999500, tzinfo=UTC)) == -1
+    assert datetime_to_ms(ZERO_TIME) == -62135596800000
+    plus5 = dt.timezone(dt.timedelta(hours=5))
+    assert datetime_to_ms(dt.datetime(1970, 1, 1, 5, 0, 0, tzinfo=plus5)) == 0
+    with pytest.raises(TypeError, match="no time zone"):
+        datetime_to_ms(dt.datetime(2020, 1, 1))
+
+
+def test_to_cassandra_conversions() -> None:
+    assert to_cassandra(FieldType.DECIMAL2)(Decimal("1.005")) == Decimal("1.00")
+    assert str(to_cassandra(FieldType.DECIMAL2)(Decimal("2.675"))) == "2.68"
+    assert to_cassandra(FieldType.DATETIME)(dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)) == 1000
+    assert to_cassandra(FieldType.INT)(-5) == -5
+    with pytest.raises(TypeError, match="decimal2 value must be a decimal.Decimal"):
+        to_cassandra(FieldType.DECIMAL2)(1.5)
+    with pytest.raises(TypeError, match="datetime value must be"):
+        to_cassandra(FieldType.DATETIME)("2020-01-01")
+
+
+def test_from_cassandra_conversions() -> None:
+    # The driver's float-seconds arithmetic can land a few microseconds off a whole millisecond.
+    naive = dt.datetime(1, 1, 1, 0, 0, 0, 4)
+    assert from_cassandra(FieldType.DATETIME)(naive) == ZERO_TIME
+    assert from_cassandra(FieldType.DATETIME)(dt.datetime(2024, 5, 6, 7, 8, 9, 122996)) == dt.datetime(
+        2024, 5, 6, 7, 8, 9, 123000, tzinfo=UTC
+    )
+    assert ms_to_datetime(-1) == dt.datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+    for t in FieldType:
+        assert from_cassandra(t)(None) == t.zero()
+    assert from_cassandra(FieldType.STRING)("x") == "x"
+
+
+def test_transient_classification() -> None:
+    assert is_transient(NoHostAvailable("no hosts", {}))
+    assert is_transient(OperationTimedOut("timed out"))
+    assert is_transient(Unavailable("unavailable", ConsistencyLevel.QUORUM, 2, 1))
+    assert is_transient(ReadTimeout("read timeout"))
+    assert is_transient(ConnectionShutdown("closed"))
+    assert is_transient(ConnectionResetError())
+    assert not is_transient(InvalidRequest("Undefined column name x"))
+    assert not is_transient(ValueError("bad"))
+
+
+def test_retry_schedules() -> None:
+    timeout = OperationTimedOut("timed out")
+    assert [retry_delay_s(timeout, a) for a in range(6)] == [0.2, 0.4, 0.8, 1.6, 3.2, None]
+    assert retry_delay_s(WriteFailure("received 0 responses and 1 failures"), 0) == 0.2
+    missing = InvalidRequest('Error from server: code=2200 [Invalid query] message="unconfigured table t_00001"')
+    assert [retry_delay_s(missing, a) for a in range(5)] == [2.0, 2.0, 2.0, 2.0, None]
+    assert retry_delay_s(InvalidRequest("Undefined column name x"), 0) is None
