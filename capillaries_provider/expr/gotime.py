@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _UTC = _dt.UTC
@@ -216,65 +217,53 @@ def _format_nano(nanosec: int, chunk: _Chunk) -> str:
     return out
 
 
-def _format_chunk(t: _dt.datetime, c: _Chunk) -> str:
-    k = c.kind
-    if k == LONG_YEAR:
-        return f"{t.year:04d}"
-    if k == YEAR:
-        return _two(t.year % 100)
-    if k == MONTH:
-        return _SHORT_MONTHS[t.month - 1]
-    if k == LONG_MONTH:
-        return _LONG_MONTHS[t.month - 1]
-    if k == NUM_MONTH:
-        return str(t.month)
-    if k == ZERO_MONTH:
-        return _two(t.month)
-    if k == WEEKDAY:
-        return _SHORT_DAYS[t.isoweekday() % 7]
-    if k == LONG_WEEKDAY:
-        return _LONG_DAYS[t.isoweekday() % 7]
-    if k == DAY:
-        return str(t.day)
-    if k == UNDER_DAY:
-        return f"{t.day:2d}"
-    if k == ZERO_DAY:
-        return _two(t.day)
-    if k == UNDER_YEAR_DAY:
-        return f"{t.timetuple().tm_yday:3d}"
-    if k == ZERO_YEAR_DAY:
-        return f"{t.timetuple().tm_yday:03d}"
-    if k == HOUR:
-        return _two(t.hour)
-    if k in (HOUR12, ZERO_HOUR12):
-        hr = t.hour % 12 or 12
-        return str(hr) if k == HOUR12 else _two(hr)
-    if k == MINUTE:
-        return str(t.minute)
-    if k == ZERO_MINUTE:
-        return _two(t.minute)
-    if k == SECOND:
-        return str(t.second)
-    if k == ZERO_SECOND:
-        return _two(t.second)
-    if k == PM_UPPER:
-        return "PM" if t.hour >= 12 else "AM"
-    if k == PM_LOWER:
-        return "pm" if t.hour >= 12 else "am"
-    if k in _ISO_TZS or k in _NUM_TZS:
-        return _format_zone(k, _zone(t)[1])
-    if k == TZ:
-        name, offset = _zone(t)
-        if name:
-            return name
-        zone = abs(offset) // 60
-        return ("-" if offset < 0 else "+") + _two(zone // 60) + _two(zone % 60)
-    return _format_nano(t.microsecond * 1000, c)
+def _hour12(t: _dt.datetime) -> int:
+    return t.hour % 12 or 12
+
+
+def _format_abbreviation(t: _dt.datetime, c: _Chunk) -> str:
+    name, offset = _zone(t)
+    if name:
+        return name
+    zone = int(offset / 60)  # Go truncates toward zero, then prints the sign of the minutes
+    return ("-" if zone < 0 else "+") + _two(abs(zone) // 60) + _two(abs(zone) % 60)
+
+
+_Formatter = Callable[[_dt.datetime, _Chunk], str]
+
+_FORMATTERS: dict[str, _Formatter] = {
+    LONG_YEAR: lambda t, c: f"{t.year:04d}",
+    YEAR: lambda t, c: _two(t.year % 100),
+    MONTH: lambda t, c: _SHORT_MONTHS[t.month - 1],
+    LONG_MONTH: lambda t, c: _LONG_MONTHS[t.month - 1],
+    NUM_MONTH: lambda t, c: str(t.month),
+    ZERO_MONTH: lambda t, c: _two(t.month),
+    WEEKDAY: lambda t, c: _SHORT_DAYS[t.isoweekday() % 7],
+    LONG_WEEKDAY: lambda t, c: _LONG_DAYS[t.isoweekday() % 7],
+    DAY: lambda t, c: str(t.day),
+    UNDER_DAY: lambda t, c: f"{t.day:2d}",
+    ZERO_DAY: lambda t, c: _two(t.day),
+    UNDER_YEAR_DAY: lambda t, c: f"{t.timetuple().tm_yday:3d}",
+    ZERO_YEAR_DAY: lambda t, c: f"{t.timetuple().tm_yday:03d}",
+    HOUR: lambda t, c: _two(t.hour),
+    HOUR12: lambda t, c: str(_hour12(t)),
+    ZERO_HOUR12: lambda t, c: _two(_hour12(t)),
+    MINUTE: lambda t, c: str(t.minute),
+    ZERO_MINUTE: lambda t, c: _two(t.minute),
+    SECOND: lambda t, c: str(t.second),
+    ZERO_SECOND: lambda t, c: _two(t.second),
+    PM_UPPER: lambda t, c: "PM" if t.hour >= 12 else "AM",
+    PM_LOWER: lambda t, c: "pm" if t.hour >= 12 else "am",
+    TZ: _format_abbreviation,
+    FRAC0: lambda t, c: _format_nano(t.microsecond * 1000, c),
+    FRAC9: lambda t, c: _format_nano(t.microsecond * 1000, c),
+    **{k: (lambda t, c: _format_zone(c.kind, _zone(t)[1])) for k in _ISO_TZS + _NUM_TZS},
+}
 
 
 def format(t: _dt.datetime, layout: str) -> str:
     """Go Time.Format(layout) (a naive datetime is taken as UTC)."""
-    return "".join(c.prefix + (_format_chunk(t, c) if c.kind else "") for c in _compile(layout))
+    return "".join([c.prefix + _FORMATTERS[c.kind](t, c) if c.kind else c.prefix for c in _compile(layout)])
 
 
 def time_string(t: _dt.datetime) -> str:
@@ -682,24 +671,102 @@ def _parse_general(layout: str, value: str) -> _dt.datetime:
     return _build(f, original)
 
 
-_FAST_DATETIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[ T]([0-9]{2}):([0-9]{2}):([0-9]{2})")
-_FAST_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_FAST_LAYOUTS = {"2006-01-02 15:04:05": (_FAST_DATETIME, " "), "2006-01-02T15:04:05": (_FAST_DATETIME, "T")}
+# Fast path: layouts made only of fixed-width numeric elements compile to one regex. A value it matches is
+# parsed exactly as the general parser would; anything else (lenient forms, errors) takes the general path.
+_FAST_PATTERNS = {
+    LONG_YEAR: "([0-9]{4})",
+    ZERO_MONTH: "([0-9]{2})",
+    ZERO_DAY: "([0-9]{2})",
+    HOUR: "([0-9]{2})",
+    ZERO_MINUTE: "([0-9]{2})",
+    ZERO_SECOND: "([0-9]{2})",
+    NUM_TZ: "([+-])([0-9]{2})([0-9]{2})",
+    NUM_COLON_TZ: "([+-])([0-9]{2}):([0-9]{2})",
+    ISO_TZ: "(?:(Z)|([+-])([0-9]{2})([0-9]{2}))",
+    ISO_COLON_TZ: "(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))",
+}
+
+
+@dataclass(frozen=True)
+class _FastLayout:
+    regex: re.Pattern[str]
+    kinds: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_fast(layout: str) -> _FastLayout | None:
+    parts: list[str] = []
+    kinds: list[str] = []
+    for c in _compile(layout):
+        if any(ch.isdigit() or ch in ".," for ch in c.prefix):
+            # Digits could be taken by a lenient element; a "." or "," after the seconds starts a fraction in Go.
+            # (A literal space matching exactly one space is a subset of Go's space-run matching.)
+            return None
+        parts.append(re.escape(c.prefix))
+        if not c.kind:
+            break
+        if c.kind == FRAC0:
+            pattern = f"[.,]([0-9]{{{c.frac_digits}}})"
+        elif c.kind in _FAST_PATTERNS:
+            pattern = _FAST_PATTERNS[c.kind]
+        else:
+            return None
+        parts.append(pattern)
+        kinds.append(c.kind)
+    return _FastLayout(re.compile("".join(parts)), tuple(kinds))
+
+
+def _parse_fast(fast: _FastLayout, value: str) -> _dt.datetime | None:
+    m = fast.regex.fullmatch(value)
+    if m is None:
+        return None
+    groups = iter(m.groups())
+    year, month, day, hour, minute, second, nsec = 0, 1, 1, 0, 0, 0, 0
+    offset: int | None = None
+    for kind in fast.kinds:
+        if kind == LONG_YEAR:
+            year = int(next(groups))
+        elif kind == ZERO_MONTH:
+            month = int(next(groups))
+        elif kind == ZERO_DAY:
+            day = int(next(groups))
+        elif kind == HOUR:
+            hour = int(next(groups))
+        elif kind == ZERO_MINUTE:
+            minute = int(next(groups))
+        elif kind == ZERO_SECOND:
+            second = int(next(groups))
+        elif kind == FRAC0:
+            digits = next(groups)
+            nsec = int(digits[:9].ljust(9, "0"))
+        else:
+            if kind in (ISO_TZ, ISO_COLON_TZ) and next(groups) is not None:
+                next(groups), next(groups), next(groups)
+                offset = 0
+                continue
+            sign, hh, mm = next(groups), int(next(groups)), int(next(groups))
+            if hh > 23 or mm > 59:
+                return None
+            offset = (hh * 60 + mm) * 60 * (-1 if sign == "-" else 1)
+    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= _days_in(month, year)):
+        return None
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    t = _dt.datetime(year, month, day, hour, minute, second, nsec // 1000, tzinfo=_UTC)
+    if not offset:
+        return t
+    tz = _dt.timezone(_dt.timedelta(seconds=offset), "")
+    try:
+        return (t - _dt.timedelta(seconds=offset)).astimezone(tz)
+    except OverflowError:
+        return None
 
 
 def parse(layout: str, value: str) -> _dt.datetime:
     """Go time.Parse(layout, value); no zone in the value -> UTC. Errors are ValueError with Go's text."""
-    fast = _FAST_LAYOUTS.get(layout)
+    fast = _compile_fast(layout)
     if fast is not None:
-        m = fast[0].fullmatch(value)
-        if m is not None and value[10] == fast[1]:
-            y, mo, d, h, mi, s = (int(g) for g in m.groups())
-            if y >= 1 and 1 <= mo <= 12 and 1 <= d <= _days_in(mo, y) and h < 24 and mi < 60 and s < 60:
-                return _dt.datetime(y, mo, d, h, mi, s, tzinfo=_UTC)
-    elif layout == "2006-01-02":
-        m = _FAST_DATE.fullmatch(value)
-        if m is not None:
-            y, mo, d = (int(g) for g in m.groups())
-            if y >= 1 and 1 <= mo <= 12 and 1 <= d <= _days_in(mo, y):
-                return _dt.datetime(y, mo, d, tzinfo=_UTC)
+        t = _parse_fast(fast, value)
+        if t is not None:
+            return t
     return _parse_general(layout, value)

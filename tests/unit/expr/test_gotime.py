@@ -364,10 +364,32 @@ def test_parse_format_round_trip(layout: str, t: dt.datetime) -> None:
     assert gotime.format(parsed, layout) == gotime.format(t, layout)
 
 
-@given(t=st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31), timezones=st.just(dt.UTC)))
-def test_fast_paths_agree_with_general_parser(t: dt.datetime) -> None:
-    t = t.replace(microsecond=0)
-    for layout in ("2006-01-02 15:04:05", "2006-01-02T15:04:05"):
-        assert gotime.parse(layout, gotime.format(t, layout)) == t
-    day = t.replace(hour=0, minute=0, second=0)
-    assert gotime.parse("2006-01-02", gotime.format(t, "2006-01-02")) == day
+FAST_LAYOUTS = [
+    "2006-01-02 15:04:05",
+    "2006-01-02T15:04:05",
+    "2006-01-02",
+    "01/02/2006",
+    "2006-01-02T15:04:05.000-07:00",
+    "2006-01-02T15:04:05Z07:00",
+    "20060102150405.000000-0700",
+]
+
+
+@pytest.mark.parametrize("layout", FAST_LAYOUTS)
+@given(t=instants)
+def test_fast_path_agrees_with_general_parser(layout: str, t: dt.datetime) -> None:
+    assert gotime._compile_fast(layout) is not None
+    text = gotime.format(t, layout)
+    fast = gotime.parse(layout, text)
+    general = gotime._parse_general(layout, text)
+    assert fast == general
+    assert fast.utcoffset() == general.utcoffset()
+    assert gotime.time_string(fast) == gotime.time_string(general)
+
+
+def test_fast_path_leaves_lenient_and_invalid_values_to_the_general_parser() -> None:
+    assert gotime.parse("2006-01-02 15:04:05", "2020-01-02 3:04:05.25") == dt.datetime(
+        2020, 1, 2, 3, 4, 5, 250000, tzinfo=dt.UTC
+    )
+    with pytest.raises(ValueError, match="day out of range"):
+        gotime.parse("2006-01-02", "2021-02-29")
