@@ -1,0 +1,257 @@
+"""Writing the rows of one batch into a run's data and index tables (spec 3.4, made idempotent).
+
+Differences from Go, on purpose (DESIGN.md invariants): row ids are deterministic, `(batch_idx << 32) | seq`, and
+data rows are plain inserts, so processing a batch again rewrites exactly the same rows instead of adding new ones
+(Go draws random row ids and pays one LWT per row). Only unique indexes use `IF NOT EXISTS`; finding our own
+rowid under the key means an earlier attempt of this batch wrote it, which is fine.
+
+Writes are asynchronous with at most `concurrency` statements in flight. Transient failures are retried with Go's
+back-off (200 ms doubling, 5 attempts; 2 s for a table not yet known to the coordinator); other errors are
+collected and raised by `flush()`, naming the table, the rowid and the row. Data and index inserts of a row are
+issued together rather than data-first: nothing reads a node's tables before all its batches succeeded, and a
+failed batch is rewritten as a whole.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from cassandra.cluster import Session
+from cassandra.query import BoundStatement
+
+from capillaries_provider.expr.keys import build_key
+from capillaries_provider.expr.types import Value
+from capillaries_provider.store.errors import DuplicateKeyError, RowWriteError, retry_delay_s
+from capillaries_provider.store.session import prepare_cached, validate_keyspace_name
+from capillaries_provider.store.tables import IndexSpec, TableSpec, run_table_name
+from capillaries_provider.store.values import to_cassandra
+
+MAX_ROWS_PER_BATCH = 1 << 32
+MAX_REPORTED_ERRORS = 5
+
+
+def make_rowid(batch_idx: int, seq: int) -> int:
+    """Deterministic, non-negative row id of the `seq`-th row written by batch `batch_idx`."""
+    if not 0 <= batch_idx < (1 << 31):
+        raise ValueError(f"batch index {batch_idx} out of range for row ids")
+    if not 0 <= seq < MAX_ROWS_PER_BATCH:
+        raise ValueError(f"a batch cannot write more than {MAX_ROWS_PER_BATCH} rows")
+    return (batch_idx << 32) | seq
+
+
+@dataclass(frozen=True)
+class WriteStats:
+    rows: int
+    data_inserts: int
+    index_inserts: int
+    retries: int
+    elapsed_s: float
+
+
+class _Op:
+    """One statement in flight, with what an error message needs to name it."""
+
+    __slots__ = ("statement", "table", "rowid", "index", "key", "row", "attempt")
+
+    def __init__(
+        self,
+        statement: BoundStatement,
+        table: str,
+        rowid: int,
+        index: IndexSpec | None,
+        key: str,
+        row: Mapping[str, Value] | None,
+    ) -> None:
+        self.statement = statement
+        self.table = table
+        self.rowid = rowid
+        self.index = index
+        self.key = key
+        self.row = row
+        self.attempt = 0
+
+
+def _describe_row(row: Mapping[str, Value] | None) -> str:
+    if row is None:
+        return ""
+    shown = ", ".join(f"{k}={str(v)[:80]!r}" for k, v in row.items())
+    return f"; row: {{{shown}}}"
+
+
+class RowWriter:
+    """Writes the rows of one batch of one node; use as a context manager or call `flush()` at the end."""
+
+    def __init__(
+        self,
+        session: Session,
+        ks: str,
+        table: TableSpec,
+        run_id: int,
+        batch_idx: int,
+        *,
+        concurrency: int = 64,
+    ) -> None:
+        validate_keyspace_name(ks)
+        make_rowid(batch_idx, 0)
+        if concurrency < 1:
+            raise ValueError("writer concurrency must be at least 1")
+        self._session = session
+        self._spec = table
+        self._batch_idx = batch_idx
+        self._table = run_table_name(table.name, run_id)
+        self._fields = list(table.fields)
+        self._converters = [to_cassandra(t) for t in table.fields.values()]
+        columns = ", ".join(["rowid", "batch_idx", *self._fields])
+        marks = ", ".join("?" * (len(self._fields) + 2))
+        self._data_stmt = prepare_cached(session, f"INSERT INTO {ks}.{self._table} ({columns}) VALUES ({marks})")
+        self._index_stmts = [
+            (
+                idx,
+                run_table_name(idx.name, run_id),
+                prepare_cached(
+                    session,
+                    f"INSERT INTO {ks}.{run_table_name(idx.name, run_id)} (key, rowid) VALUES (?, ?)"
+                    + (" IF NOT EXISTS" if idx.unique else ""),
+                ),
+            )
+            for idx in table.indexes
+        ]
+        self._window = threading.BoundedSemaphore(concurrency)
+        self._done = threading.Condition()
+        self._pending = 0
+        self._errors: list[RowWriteError] = []
+        self._error_count = 0
+        self._seq = 0
+        self._data_inserts = 0
+        self._index_inserts = 0
+        self._retries = 0
+        self._started = time.monotonic()
+
+    @property
+    def table_name(self) -> str:
+        return self._table
+
+    def write(self, row: Mapping[str, Value]) -> int:
+        """Queue the row and its index entries; returns its rowid. Raises early once some write has failed."""
+        if self._errors:
+            self._raise_errors()
+        rowid = make_rowid(self._batch_idx, self._seq)
+        try:
+            values = [convert(row[f]) for f, convert in zip(self._fields, self._converters, strict=True)]
+            data = self._data_stmt.bind([rowid, self._batch_idx, *values])
+            index_ops = []
+            for idx, name, stmt in self._index_stmts:
+                key = build_key([row[c.field] for c in idx.components], idx.components)
+                index_ops.append(_Op(stmt.bind([key, rowid]), name, rowid, idx, key, None))
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise RowWriteError(
+                f"cannot write row {rowid} to {self._table}: {type(exc).__name__}: {exc}{_describe_row(row)}"
+            ) from exc
+        self._seq += 1
+        self._issue(_Op(data, self._table, rowid, None, "", row))
+        for op in index_ops:
+            self._issue(op)
+        return rowid
+
+    def flush(self) -> WriteStats:
+        """Wait for every queued write; raise DuplicateKeyError or RowWriteError if any failed."""
+        with self._done:
+            while self._pending:
+                self._done.wait()
+        if self._errors:
+            self._raise_errors()
+        return WriteStats(
+            rows=self._seq,
+            data_inserts=self._data_inserts,
+            index_inserts=self._index_inserts,
+            retries=self._retries,
+            elapsed_s=time.monotonic() - self._started,
+        )
+
+    def __enter__(self) -> RowWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.flush()
+        else:
+            # Do not leave callbacks running against a writer the caller has given up on.
+            with self._done:
+                while self._pending:
+                    self._done.wait()
+
+    # -- internals ----------------------------------------------------------------------------------------------
+
+    def _raise_errors(self) -> None:
+        first = self._errors[0]
+        dup = next((e for e in self._errors if isinstance(e, DuplicateKeyError)), None)
+        if dup is not None:
+            raise dup
+        if self._error_count == 1:
+            raise first
+        more = f" (and {self._error_count - len(self._errors)} more)" if self._error_count > len(self._errors) else ""
+        text = "; ".join(str(e) for e in self._errors)
+        raise RowWriteError(f"{self._error_count} writes to {self._table} failed{more}: {text}") from first
+
+    def _issue(self, op: _Op) -> None:
+        self._window.acquire()
+        with self._done:
+            self._pending += 1
+        self._send(op)
+
+    def _send(self, op: _Op) -> None:
+        try:
+            future = self._session.execute_async(op.statement)
+        except Exception as exc:  # e.g. the session was shut down
+            self._on_error(exc, op)
+            return
+        future.add_callbacks(self._on_success, self._on_error, callback_args=(op,), errback_args=(op,))
+
+    def _on_success(self, rows: list[dict[str, Any]], op: _Op) -> None:
+        if op.index is not None and op.index.unique and rows and not rows[0]["[applied]"]:
+            existing = rows[0]["rowid"]
+            if existing != op.rowid:
+                self._finish(op, DuplicateKeyError(op.table, op.key, existing, op.rowid))
+                return
+        self._finish(op, None)
+
+    def _on_error(self, exc: BaseException, op: _Op) -> None:
+        delay = retry_delay_s(exc, op.attempt)
+        if delay is not None:
+            op.attempt += 1
+            with self._done:
+                self._retries += 1
+            timer = threading.Timer(delay, self._send, (op,))
+            timer.daemon = True
+            timer.start()
+            return
+        what = f"index {op.table} key {op.key!r}" if op.index is not None else f"table {op.table}"
+        attempts = f" after {op.attempt + 1} attempts" if op.attempt else ""
+        error = RowWriteError(
+            f"insert into {what} failed for rowid {op.rowid}{attempts}: {type(exc).__name__}: {exc}"
+            f"{_describe_row(op.row)}"
+        )
+        error.__cause__ = exc
+        self._finish(op, error)
+
+    def _finish(self, op: _Op, error: RowWriteError | None) -> None:
+        with self._done:
+            if error is not None:
+                self._error_count += 1
+                if len(self._errors) < MAX_REPORTED_ERRORS:
+                    self._errors.append(error)
+            elif op.index is None:
+                self._data_inserts += 1
+            else:
+                self._index_inserts += 1
+            self._pending -= 1
+            if not self._pending:
+                self._done.notify_all()
+        self._window.release()

@@ -1,0 +1,108 @@
+"""Write-throughput benchmark: RowWriter vs a bare `execute_concurrent_with_args` loop on the same table shape.
+
+Not collected by pytest (no `test_` prefix). Run: `.venv/bin/python tests/integration/store/bench_row_writer.py
+[rows]`. The table has 8 fields of mixed types and one non-unique index, so each row is 2 inserts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+import uuid
+from decimal import Decimal
+
+from cassandra.concurrent import execute_concurrent_with_args
+
+from capillaries_provider.config import cassandra_settings
+from capillaries_provider.expr.keys import KeyComponent, build_key
+from capillaries_provider.expr.types import FieldType
+from capillaries_provider.store.session import close, connect, drop_keyspace, ensure_keyspace
+from capillaries_provider.store.tables import IndexSpec, TableSpec, create_run_tables
+from capillaries_provider.store.values import datetime_to_ms
+from capillaries_provider.store.writer import RowWriter, make_rowid
+
+FIELDS = {
+    "id": FieldType.INT,
+    "qty": FieldType.INT,
+    "price": FieldType.FLOAT,
+    "amount": FieldType.DECIMAL2,
+    "name": FieldType.STRING,
+    "city": FieldType.STRING,
+    "active": FieldType.BOOL,
+    "ts": FieldType.DATETIME,
+}
+INDEX = IndexSpec("idx_bench_city", False, (KeyComponent("city", FieldType.STRING),))
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def rows(n: int) -> list[dict]:
+    return [
+        {
+            "id": i,
+            "qty": i % 17,
+            "price": i / 7,
+            "amount": Decimal(i) / 100,
+            "name": f"customer {i}",
+            "city": f"city {i % 100}",
+            "active": i % 2 == 0,
+            "ts": T0 + dt.timedelta(seconds=i),
+        }
+        for i in range(n)
+    ]
+
+
+def main(n: int) -> None:
+    settings = cassandra_settings()
+    session = connect(settings)
+    ks = f"bench_{uuid.uuid4().hex[:8]}"
+    ensure_keyspace(session, ks, settings.replication)
+    try:
+        data = rows(n)
+        create_run_tables(session, ks, 1, [TableSpec("bench", FIELDS, (INDEX,))])
+        create_run_tables(session, ks, 2, [TableSpec("bench", FIELDS, (INDEX,))])
+
+        start = time.perf_counter()
+        with RowWriter(session, ks, TableSpec("bench", FIELDS, (INDEX,)), 1, 0, concurrency=64) as w:
+            for r in data:
+                w.write(r)
+        writer_s = time.perf_counter() - start
+
+        cols = ", ".join(FIELDS)
+        data_stmt = session.prepare(
+            f"INSERT INTO {ks}.bench_00002 (rowid, batch_idx, {cols}) VALUES ({', '.join('?' * (len(FIELDS) + 2))})"
+        )
+        idx_stmt = session.prepare(f"INSERT INTO {ks}.idx_bench_city_00002 (key, rowid) VALUES (?, ?)")
+        start = time.perf_counter()
+        data_params = []
+        idx_params = []
+        for seq, r in enumerate(data):
+            rowid = make_rowid(0, seq)
+            data_params.append(
+                (
+                    rowid,
+                    0,
+                    r["id"],
+                    r["qty"],
+                    r["price"],
+                    r["amount"],
+                    r["name"],
+                    r["city"],
+                    r["active"],
+                    datetime_to_ms(r["ts"]),
+                )
+            )
+            idx_params.append((build_key([r[c.field] for c in INDEX.components], INDEX.components), rowid))
+        execute_concurrent_with_args(session, data_stmt, data_params, concurrency=64)
+        execute_concurrent_with_args(session, idx_stmt, idx_params, concurrency=64)
+        baseline_s = time.perf_counter() - start
+
+        print(f"rows={n} RowWriter: {writer_s:.2f} s = {n / writer_s:,.0f} rows/s")
+        print(f"rows={n} execute_concurrent_with_args: {baseline_s:.2f} s = {n / baseline_s:,.0f} rows/s")
+    finally:
+        drop_keyspace(session, ks)
+        close(session)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
