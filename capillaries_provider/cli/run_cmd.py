@@ -1,0 +1,198 @@
+"""`capillaries run start|stop|status|history` and `capillaries keyspace drop` (toolbelt equivalents, spec 8.2)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from typing import Any
+
+from capillaries_provider.cli.run_report import describe, run_report, wait_for_run
+from capillaries_provider.config import amqp_settings, cassandra_settings
+from capillaries_provider.engine.ports import Driver
+from capillaries_provider.engine.run import start_run, stop_run
+from capillaries_provider.script.errors import ScriptLoadError
+from capillaries_provider.script.fetch import url_scheme
+from capillaries_provider.script.loader import load_script
+from capillaries_provider.store.session import close, connect, drop_keyspace, keyspace_exists, validate_keyspace_name
+from capillaries_provider.store.workflow import WorkflowStore
+from capillaries_provider.worker.backend import CassandraBackend
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TIMEOUT = 3
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser("run", help="start, stop and inspect runs")
+    actions = run.add_subparsers(dest="action", required=True)
+
+    start = actions.add_parser("start", help="start a run; prints the run id")
+    start.add_argument("--keyspace", required=True)
+    start.add_argument("--script", required=True, help="script file or URL (.json or .yaml)")
+    start.add_argument("--params", default="", help="script parameters file or URL")
+    start.add_argument("--start-nodes", required=True, help="comma-separated node names")
+    start.add_argument("--description", default="started by capillaries run start")
+    start.add_argument("--wait", action="store_true", help="wait for the run to finish; exit 0 only if all succeeded")
+    start.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait with --wait")
+    start.set_defaults(func=_start)
+
+    stop = actions.add_parser("stop", help="stop a run: batches delivered later are marked stopreceived")
+    stop.add_argument("--keyspace", required=True)
+    stop.add_argument("--run-id", type=int, required=True)
+    stop.add_argument("--comment", default="stopped by capillaries run stop")
+    stop.set_defaults(func=_stop)
+
+    status = actions.add_parser("status", help="runs, node statuses and batch progress")
+    status.add_argument("--keyspace", required=True)
+    status.add_argument("--run-id", type=int, default=None)
+    status.set_defaults(func=_status)
+
+    history = actions.add_parser("history", help="run history events of a keyspace")
+    history.add_argument("--keyspace", required=True)
+    history.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    history.set_defaults(func=_history)
+
+    keyspace = subparsers.add_parser("keyspace", help="keyspace maintenance")
+    ks_actions = keyspace.add_subparsers(dest="action", required=True)
+    drop = ks_actions.add_parser("drop", help="drop a keyspace and everything in it")
+    drop.add_argument("keyspace")
+    drop.set_defaults(func=_drop)
+
+
+def _absolute(url: str) -> str:
+    """Workers may run elsewhere: local paths are stored absolute in messages and run properties."""
+    return os.path.abspath(url) if url and url_scheme(url) == "" else url
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _start(args: argparse.Namespace) -> int:
+    try:
+        validate_keyspace_name(args.keyspace)
+    except ValueError as e:
+        _err(f"error: {e}")
+        return EXIT_USAGE
+    script_url, params_url = _absolute(args.script), _absolute(args.params)
+    try:
+        script = load_script(script_url, params_url or None)
+    except ScriptLoadError as e:
+        _err(f"error: cannot load script: {e}")
+        return EXIT_USAGE
+    start_nodes = [n.strip() for n in args.start_nodes.split(",") if n.strip()]
+    backend = CassandraBackend(cassandra_settings(), amqp_settings())
+    try:
+        try:
+            run_id = start_run(
+                backend,
+                script,
+                ks=args.keyspace,
+                script_url=script_url,
+                script_params_url=params_url,
+                start_nodes=start_nodes,
+                description=args.description,
+                driver=Driver.CLI,
+            )
+        except ValueError as e:
+            _err(f"error: {e}")
+            return EXIT_USAGE
+        print(run_id, flush=True)
+        if not args.wait:
+            return 0
+        report, timed_out = wait_for_run(backend.store(args.keyspace), run_id, args.timeout)
+    finally:
+        backend.close()
+    if timed_out:
+        _err(f"timeout after {args.timeout:g} s; still pending: {', '.join(n.node for n in report.pending_nodes)}")
+        _err("\n".join(describe(report)))
+        return EXIT_TIMEOUT
+    if report.succeeded:
+        print("\n".join(describe(report)), flush=True)
+        return 0
+    failed = report.failed_nodes
+    head = f"run {run_id} {report.status.name.lower()}"
+    if failed:
+        head += f"; failed node(s): {', '.join(n.node for n in failed)}"
+    _err(head)
+    _err("\n".join(describe(report)))
+    return EXIT_FAILED
+
+
+def _stop(args: argparse.Namespace) -> int:
+    backend = CassandraBackend(cassandra_settings(), amqp_settings())
+    try:
+        if backend.store(args.keyspace).read_run_properties(args.run_id) is None:
+            _err(f"error: run {args.run_id} does not exist in keyspace {args.keyspace}")
+            return EXIT_USAGE
+        stop_run(backend, ks=args.keyspace, run_id=args.run_id, comment=args.comment)
+    finally:
+        backend.close()
+    print(f"run {args.run_id} stopped", flush=True)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    session = connect(cassandra_settings())
+    try:
+        if not keyspace_exists(session, args.keyspace):
+            _err(f"error: keyspace {args.keyspace} does not exist")
+            return EXIT_USAGE
+        wf = WorkflowStore(session, args.keyspace)
+        runs = [args.run_id] if args.run_id is not None else [p.run_id for p in wf.read_all_run_properties()]
+        for run_id in runs:
+            report = run_report(wf, run_id)
+            if report.props is None:
+                _err(f"error: run {run_id} does not exist in keyspace {args.keyspace}")
+                return EXIT_USAGE
+            lines = describe(report)
+            lines[0] += f"  start nodes: {','.join(report.props.start_nodes)}  ({report.props.run_description})"
+            print("\n".join(lines), flush=True)
+    finally:
+        close(session)
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    session = connect(cassandra_settings())
+    try:
+        events = WorkflowStore(session, args.keyspace).read_run_history()
+    finally:
+        close(session)
+    rows = [
+        {
+            "ts": e.ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{e.ts.microsecond // 1000:03d}" + e.ts.strftime("%z"),
+            "run_id": e.run_id,
+            "status": e.status.name.lower(),
+            "comment": e.comment,
+        }
+        for e in events
+    ]
+    if args.format == "json":
+        print(json.dumps(rows, indent=1))
+    elif args.format == "csv":
+        # Toolbelt get_run_history: commas inside comments become ';'.
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(["ts", "run_id", "status", "comment"])
+        for r in rows:
+            out.writerow([r["ts"], r["run_id"], r["status"], str(r["comment"]).replace(",", ";")])
+    else:
+        for r in rows:
+            print(f"{r['ts']}  run {r['run_id']:>4}  {r['status']:<8}  {r['comment']}")
+    return 0
+
+
+def _drop(args: argparse.Namespace) -> int:
+    session = connect(cassandra_settings())
+    try:
+        drop_keyspace(session, args.keyspace)
+    except ValueError as e:
+        _err(f"error: {e}")
+        return EXIT_USAGE
+    finally:
+        close(session)
+    print(f"keyspace {args.keyspace} dropped", flush=True)
+    return 0

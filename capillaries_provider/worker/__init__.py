@@ -1,0 +1,1 @@
+"""`capillaries worker`: processes that consume batch messages and run them through the engine."""

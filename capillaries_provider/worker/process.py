@@ -1,0 +1,112 @@
+"""One worker process: its own Cassandra session and broker connection, prefetch 1, one batch at a time.
+
+The message is acknowledged only after the batch's final status is written (the consumer acks when the handler
+returns). SIGTERM/SIGINT let the in-flight batch finish, then the process exits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import threading
+import time
+
+from capillaries_provider.config import AmqpSettings, CassandraSettings, amqp_settings, cassandra_settings
+from capillaries_provider.engine.batch import BatchProcessor, Decision
+from capillaries_provider.engine.ports import BatchStatus, BatchTask
+from capillaries_provider.queue.consumer import Consumer, Handler, HandlerResult, stop_on_signals
+from capillaries_provider.queue.message import BatchMessage
+from capillaries_provider.worker.backend import CassandraBackend
+from capillaries_provider.worker.scripts import ScriptCache
+
+log = logging.getLogger("capillaries.worker")
+
+CONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+def task_of(msg: BatchMessage) -> BatchTask:
+    return BatchTask(
+        ks=msg.ks,
+        run_id=msg.run_id,
+        target_node=msg.target_node,
+        batch_idx=msg.batch_idx,
+        batches_total=msg.batches_total,
+        first_token=msg.first_token,
+        last_token=msg.last_token,
+        script_url=msg.script_url,
+        script_params_url=msg.script_params_url,
+        id=msg.id,
+        ts_ms=msg.ts,
+    )
+
+
+def make_handler(processor: BatchProcessor, backend: CassandraBackend) -> Handler:
+    """The consumer callback: run the state machine, log one line per message, map the outcome to the broker."""
+
+    def handle(msg: BatchMessage) -> HandlerResult:
+        task = task_of(msg)
+        ids = {"ks": task.ks, "run": task.run_id, "node": task.target_node, "bi": task.batch_idx, "id": task.id}
+        started = time.monotonic()
+        try:
+            outcome = processor.process(task)
+        except Exception as exc:
+            # A bug or an unexpected storage error: record it on the batch so the run does not hang silently.
+            log.exception("batch processing raised", extra=ids)
+            try:
+                backend.set_batch_status(task, BatchStatus.FAIL, f"{task.full_id}: internal error: {exc!r}")
+                backend.refresh_node_and_run_status(task.ks, task.run_id, task.target_node, task.batch_idx)
+            except Exception as record_exc:
+                if backend.is_transient(record_exc):
+                    return HandlerResult.retry_later(f"cannot record failure now: {record_exc}")
+                return HandlerResult.park(f"internal error {exc!r}; recording it failed: {record_exc!r}")
+            return HandlerResult.ack()
+        elapsed = round(time.monotonic() - started, 3)
+        extra = {**ids, "outcome": outcome.decision.value, "elapsed_s": elapsed}
+        recorded = outcome.recorded.label if outcome.recorded is not None else "-"
+        log.info("batch %s: %s (%s)", recorded, outcome.detail, outcome.decision.value, extra=extra)
+        if outcome.decision is Decision.RETRY:
+            return HandlerResult.retry_later(outcome.detail)
+        return HandlerResult.ack()
+
+    return handle
+
+
+def _connect_backend(
+    cassandra: CassandraSettings, amqp: AmqpSettings, stop: threading.Event
+) -> CassandraBackend | None:
+    """Connect to Cassandra, retrying with back-off until it answers or the process is asked to stop."""
+    attempt = 0
+    while not stop.is_set():
+        try:
+            return CassandraBackend(cassandra, amqp)
+        except Exception as exc:
+            delay = CONNECT_DELAYS_S[min(attempt, len(CONNECT_DELAYS_S) - 1)]
+            log.warning("cannot connect to Cassandra (%s); retrying in %.1f s", exc, delay)
+            attempt += 1
+            stop.wait(delay)
+    return None
+
+
+def serve(queue: str | None = None) -> int:
+    """Consume batches until SIGTERM/SIGINT; returns the process exit code."""
+    amqp = amqp_settings()
+    if queue:
+        amqp = dataclasses.replace(amqp, queue=queue)
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    backend = _connect_backend(cassandra_settings(), amqp, stop)
+    for s, h in previous.items():
+        signal.signal(s, h)
+    if backend is None:
+        return 0
+    try:
+        processor = BatchProcessor(backend, backend, ScriptCache())
+        consumer = Consumer(amqp, make_handler(processor, backend))
+        stop_on_signals(consumer)
+        log.info("worker consuming queue %s", amqp.queue)
+        consumer.run()
+        log.info("worker stopped")
+        return 0
+    finally:
+        backend.close()

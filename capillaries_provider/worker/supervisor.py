@@ -1,0 +1,89 @@
+"""`capillaries worker --processes N`: N worker processes (spawned, each with its own connections) kept alive.
+
+SIGTERM/SIGINT is forwarded to every child, which finishes its in-flight batch and exits; the supervisor returns
+once all children are gone. A child that dies unexpectedly (crash, OOM kill) is restarted with back-off; its
+unacknowledged message is redelivered by the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from capillaries_provider.worker import logs
+
+log = logging.getLogger("capillaries.worker")
+
+RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+POLL_S = 0.5
+
+
+def _child_main(queue: str | None, level: str) -> None:
+    from capillaries_provider.worker.process import serve
+
+    logs.setup(level)
+    sys.exit(serve(queue))
+
+
+def default_processes() -> int:
+    return os.cpu_count() or 1
+
+
+def run_workers(processes: int, queue: str | None = None, level: str = "INFO") -> int:
+    """Run `processes` worker processes until a stop signal; returns 0 after a clean stop."""
+    if processes < 1:
+        raise ValueError("--processes must be at least 1")
+    logs.setup(level)
+    ctx = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def start(slot: int) -> BaseProcess:
+        child = ctx.Process(target=_child_main, args=(queue, level), name=f"capillaries-worker-{slot}")
+        child.start()
+        log.info("started worker process %d (pid %s)", slot, child.pid)
+        return child
+
+    children = [start(i) for i in range(processes)]
+    failures = [0] * processes
+    restart_at = [0.0] * processes
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, on_signal)
+    while True:
+        alive = [c.is_alive() for c in children]
+        if stopping:
+            if not any(alive):
+                break
+        else:
+            now = time.monotonic()
+            for slot, child in enumerate(children):
+                if alive[slot]:
+                    continue
+                if restart_at[slot] == 0.0:
+                    delay = RESTART_DELAYS_S[min(failures[slot], len(RESTART_DELAYS_S) - 1)]
+                    log.error(
+                        "worker process %d exited with code %s; restarting in %.0f s", slot, child.exitcode, delay
+                    )
+                    failures[slot] += 1
+                    restart_at[slot] = now + delay
+                elif now >= restart_at[slot]:
+                    restart_at[slot] = 0.0
+                    children[slot] = start(slot)
+        time.sleep(POLL_S)
+    for child in children:
+        child.join()
+    log.info("all worker processes stopped")
+    return 0
