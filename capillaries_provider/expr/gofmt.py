@@ -953,6 +953,10 @@ def _num_error(func: str, s: str, reason: str) -> ValueError:
 def parse_int(s: str) -> int:
     """strconv.ParseInt(s, 10, 64): optional sign and ASCII digits only (no spaces, no `_`, no prefixes)."""
     if not _INT_RE.fullmatch(s):
+        # Go reports overflow as soon as the digits seen so far exceed uint64, before a later bad character.
+        digits = re.match(r"[+-]?([0-9]*)", s)
+        if digits is not None and digits.group(1) and int(digits.group(1)) > _UINT64:
+            raise _num_error("ParseInt", s, "value out of range")
         raise _num_error("ParseInt", s, "invalid syntax")
     v = int(s)
     if not -(1 << 63) <= v < 1 << 63:

@@ -199,6 +199,8 @@ def _outcome(fn: Callable[..., object], *args: str) -> str:
 
 
 PARSE_INT_CASES = [
+    ("99999999999999999999x", 'ERR strconv.ParseInt: parsing "99999999999999999999x": value out of range'),
+    ("9999999999999999999x", 'ERR strconv.ParseInt: parsing "9999999999999999999x": invalid syntax'),
     ("0", "0"),
     ("-5", "-5"),
     ("+5", "5"),
