@@ -31,7 +31,6 @@ _REPLACEMENT = "\ufffd"
 _UINT64 = (1 << 64) - 1
 _LDIGITS = "0123456789abcdefx"
 _UDIGITS = "0123456789ABCDEFX"
-_UNIX_TO_INTERNAL = 62135596800  # seconds from 0001-01-01 to 1970-01-01
 
 
 # Internal Go values that only appear inside struct dumps.
@@ -55,12 +54,16 @@ class _GoPointer:
 
 @dataclass(frozen=True)
 class _GoStruct:
+    """A struct value printed field by field (`{a b}`, `%+v` names, `%#v` Go syntax)."""
+
     type_name: str
     fields: tuple[tuple[str, object], ...]
 
 
 @dataclass(frozen=True)
 class _GoSlice:
+    """A slice value printed as `[a b]`."""
+
     type_name: str
     items: tuple[object, ...]
 
@@ -95,6 +98,7 @@ def _big_int_words(v: int) -> tuple[object, ...]:
 
 
 def _decimal_struct(d: Decimal) -> _GoStruct:
+    """shopspring Decimal{value *big.Int; exp int32} with big.Int{neg bool; abs nat}."""
     sign, digits, exp = d.as_tuple()
     coef = int("".join(map(str, digits)) or "0")
     if not isinstance(exp, int):
@@ -107,6 +111,7 @@ def _decimal_struct(d: Decimal) -> _GoStruct:
 
 
 def _time_struct(t: _dt.datetime) -> _GoStruct:
+    """time.Time{wall uint64; ext int64; loc *Location} of a non-monotonic time (nil loc = UTC)."""
     since_year1 = t.replace(tzinfo=None) - (t.utcoffset() or _dt.timedelta(0)) - _dt.datetime(1, 1, 1)
     seconds = since_year1.days * 86400 + since_year1.seconds
     is_utc = t.tzinfo is _dt.UTC
