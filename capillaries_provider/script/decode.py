@@ -21,6 +21,7 @@ from capillaries_provider.script.document import get_key, is_missing
 from capillaries_provider.script.errors import ScriptError, caret_detail
 from capillaries_provider.script.keydefs import KeyDefError, parse_index_def, parse_order
 from capillaries_provider.script.model import (
+    NRS_FIELDS,
     TOP_LIMIT_MAX,
     CalculatedField,
     CsvColumnSettings,
@@ -57,12 +58,6 @@ MAX_LOOKUP_READ_BATCH = 20_000
 MAX_NAME_LEN = 42
 PARQUET_CODECS = ("gzip", "snappy", "uncompressed")
 CUSTOM_PROC_TYPES = ("py_calc", "tag_and_denormalize")
-NRS_FIELDS: Mapping[str, FieldType] = {
-    "run_id": FieldType.INT,
-    "run_is_current": FieldType.BOOL,
-    "run_status": FieldType.INT,
-    "node_status": FieldType.INT,
-}
 
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_]+")
 _TABLE_NAME_RESERVED = re.compile(r"^idx|^wf|^system")

@@ -291,6 +291,15 @@ CustomProcessorDef = PyCalcDef | TagAndDenormalizeDef
 # ---- dependency policies ----------------------------------------------------------------------------------------
 
 
+# The `nrs.*` variables of dependency rules and event_priority_order (spec 1.11).
+NRS_FIELDS: Mapping[str, FieldType] = {
+    "run_id": FieldType.INT,
+    "run_is_current": FieldType.BOOL,
+    "run_status": FieldType.INT,
+    "node_status": FieldType.INT,
+}
+
+
 @dataclass(frozen=True)
 class DependencyRule:
     cmd: DependencyCmd

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from capillaries_provider.expr.checker import check
 from capillaries_provider.expr.errors import ExprError
 from capillaries_provider.expr.types import FieldType
-from capillaries_provider.script.decode import NRS_FIELDS, py_calc_refs
+from capillaries_provider.script.decode import py_calc_refs
 from capillaries_provider.script.errors import ScriptError, caret_detail
 from capillaries_provider.script.graph import find_cycle
 from capillaries_provider.script.model import (
+    NRS_FIELDS,
     Expression,
     Node,
     NodeType,
