@@ -75,6 +75,7 @@ _HELPERS: dict[str, object] = {
     "_bsq": '\\"',
     "_bs": "\\",
 }
+_STRING_COMPARE_REPLACEMENTS = {"_bs": "\\", "_q": '"'}
 _DEC_OPS = {
     False: {"+": "_dadd", "-": "_dsub", "*": "_dmul", "/": "_ddiv"},
     True: {"+": "_dadd_r", "-": "_dsub_r", "*": "_dmul_r", "/": "_ddiv_r"},
@@ -244,7 +245,7 @@ class _Gen:
 
     def string_operand(self, node: Expr, code: _Code, replacement: str) -> str:
         if isinstance(node, Literal) and isinstance(node.value, str):
-            return self.const(node.value.strip('"').replace('\\"', _HELPERS[replacement]))  # type: ignore[arg-type]
+            return self.const(node.value.strip('"').replace('\\"', _STRING_COMPARE_REPLACEMENTS[replacement]))
         return f"{code.src}.strip(_q).replace(_bsq, {replacement})"
 
     def call(self, node: Call) -> _Code:

@@ -173,12 +173,12 @@ class _Scanner:
             ch = text[start]
             if _is_letter(ch):
                 j = start + 1
-                while j < n and (_is_letter(text[j]) or text[j].isdigit()):
+                while j < n and (_is_letter(text[j]) or text[j].isdecimal()):
                     j += 1
                 word = text[start:j]
                 out.append(Token(Tok.KEYWORD if word in KEYWORDS else Tok.IDENT, word, start))
                 self.i = j
-            elif ch.isdigit() or (ch == "." and start + 1 < n and text[start + 1].isdigit()):
+            elif "0" <= ch <= "9" or (ch == "." and start + 1 < n and "0" <= text[start + 1] <= "9"):
                 out.append(self._number())
             elif ch == '"':
                 out.append(self._string())

@@ -189,3 +189,10 @@ def test_field_refs_skip_callees_and_package_constants() -> None:
     assert field_refs(node) == {("r", "y"), ("l", "t"), ("p", "n"), ("w", "s")}
     assert field_refs(parse("nrs.run_status == wfmodel.RunStart")) == {("nrs", "run_status")}
     assert field_refs(parse("true")) == set()
+
+
+def test_identifiers_are_unicode_but_numbers_ascii() -> None:
+    node = parse("r.prix_é1")
+    assert isinstance(node, Selector) and node.name == "prix_é1"
+    with pytest.raises(ExprSyntaxError, match="invalid character"):
+        parse("²")
