@@ -7,8 +7,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from capillaries_provider.engine.csv_writer import CsvFileWriter, format_csv_value, header_line, make_formatter
+from capillaries_provider.engine.csv_writer import CsvFileWriter, fixed2, format_csv_value, header_line, make_formatter
+from capillaries_provider.expr.godecimal import string_fixed
 from capillaries_provider.expr.types import Value
 
 T0 = dt.datetime(2018, 11, 16, 4, 0, 5, tzinfo=dt.UTC)
@@ -72,3 +75,34 @@ def test_header_written_even_without_rows_and_chunked_rows(tmp_path: Path) -> No
             w.write_row([i, -i])
     lines = path.read_bytes().split(b"\n")
     assert len(lines) == 2502 and lines[2500] == b"2499\t-2499" and lines[-1] == b""
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "expected"),
+    [
+        ("abc", "%-6s", "abc   "),
+        ("é", "%3s", "  é"),  # width counts runes
+        ("a,b", "%5s", '"  a,b"'),
+        (Decimal("-0.001"), "%6s", "  0.00"),
+        (Decimal("1E+3"), "%-9s", "1000.00  "),
+        ("abc", "%.2s", "ab"),
+        ("abc", "%05s", "00abc"),  # Go pads strings with zeros too
+    ],
+)
+def test_padded_string_formats(value: Value, fmt: str, expected: str) -> None:
+    assert make_formatter(fmt)(value) == expected
+    assert format_csv_value(value, fmt) == expected
+
+
+def test_datetime_cache_keeps_zones_apart() -> None:
+    f = make_formatter("15:04 MST")
+    utc = dt.datetime(2020, 1, 1, 12, 0, tzinfo=dt.UTC)
+    plus2 = utc.astimezone(dt.timezone(dt.timedelta(hours=2)))
+    assert utc == plus2
+    assert f(utc) == "12:00 UTC"
+    assert f(plus2) == format_csv_value(plus2, "15:04 MST") != f(utc)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=None))
+def test_fixed2_equals_shopspring_string_fixed(d: Decimal) -> None:
+    assert fixed2(d) == string_fixed(d, 2)
