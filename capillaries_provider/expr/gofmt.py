@@ -1037,7 +1037,7 @@ def parse_bool(s: str) -> bool:
 _GO_SPACES = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | frozenset(
     chr(c) for c in range(0x2000, 0x200B)
 )
-_INT_VERBS = "bdoxXv"
+_INT_VERBS = "bcdoUxXv"
 _FLOAT_VERBS = "beEfFgGv"
 
 
@@ -1125,11 +1125,22 @@ class _Scanner:
     def scan_int(self, verb: str) -> int:
         if verb not in _INT_VERBS:
             raise ValueError(f"bad verb '%{verb}' for integer")
+        if verb == "c":  # the code point of the next rune, spaces included
+            self.not_eof()
+            self.pos += 1
+            return ord(self.text[self.pos - 1])
         self.skip_space()
         self.not_eof()
-        base, digits = {"b": (2, "01"), "o": (8, "01234567"), "x": (16, _HEX), "X": (16, _HEX)}.get(verb, (10, _DEC))
-        self.accept("+-")
+        base, digits = {"b": (2, "01"), "o": (8, "01234567"), "x": (16, _HEX), "X": (16, _HEX), "U": (16, _HEX)}.get(
+            verb, (10, _DEC)
+        )
         have_digits = False
+        if verb == "U":
+            if self.text[self.pos : self.pos + 2] != "U+":
+                raise ValueError("bad unicode format ")
+            self.pos += 2
+        else:
+            self.accept("+-")
         if verb == "v":
             base, digits, have_digits = self._base_prefix()
         if not have_digits:
