@@ -108,18 +108,20 @@ def parquet_logical(produced: str | Path, expected: str | Path) -> CompareResult
     row-by-row equal values in file order (decimals by value, datetimes by instant, floats with `==`, so NaN
     never equals NaN)."""
     try:
-        pf_p, pf_e = open_parquet(produced), open_parquet(expected)
-        cols_p, cols_e = schema_columns(pf_p, str(produced)), schema_columns(pf_e, str(expected))
+        with open_parquet(produced) as pf_p, open_parquet(expected) as pf_e:
+            cols_p, cols_e = schema_columns(pf_p, str(produced)), schema_columns(pf_e, str(expected))
+            types_p = {n: guess_column_type(c).field_type for n, c in cols_p.items()}
+            types_e = {n: guess_column_type(c).field_type for n, c in cols_e.items()}
+            rows_p, rows_e = pf_p.metadata.num_rows, pf_e.metadata.num_rows
         if list(cols_p) != list(cols_e):
             return CompareResult(False, f"column names differ: produced {list(cols_p)}, expected {list(cols_e)}")
-        for name in cols_p:
-            tp, te = guess_column_type(cols_p[name]).field_type, guess_column_type(cols_e[name]).field_type
-            if tp is not te:
-                return CompareResult(False, f"column {name!r}: produced type {tp.value}, expected {te.value}")
-        if pf_p.metadata.num_rows != pf_e.metadata.num_rows:
-            return CompareResult(
-                False, f"row count differs: produced {pf_p.metadata.num_rows}, expected {pf_e.metadata.num_rows}"
-            )
+        for name, tp in types_p.items():
+            if tp is not types_e[name]:
+                return CompareResult(
+                    False, f"column {name!r}: produced type {tp.value}, expected {types_e[name].value}"
+                )
+        if rows_p != rows_e:
+            return CompareResult(False, f"row count differs: produced {rows_p}, expected {rows_e}")
         names = list(cols_p)
         for (row, vp), (_, ve) in zip(_rows(produced, names), _rows(expected, names), strict=True):
             for name in names:

@@ -116,7 +116,7 @@ def column_infos(pf: pq.ParquetFile, parquet_names: list[str], source: str) -> d
     infos: dict[str, ParquetColumnInfo] = {}
     for pname in parquet_names:
         if pname not in available:
-            raise ParquetReadError(f"{source}: column {pname!r} not found in parquet file")
+            raise ParquetReadError(f"{source}: column {pname!r} not found in parquet file (top-level columns only)")
         try:
             infos[pname] = guess_column_type(available[pname])
         except ParquetReadError as e:
@@ -202,18 +202,18 @@ def iter_parquet_rows(
     0-based positions in the file. Values have the types guessed from the file schema (see `guess_column_type`).
     """
     source = str(path)
-    pf = open_parquet(path)
-    parquet_names = list(dict.fromkeys(columns.values()))
-    infos = column_infos(pf, parquet_names, source)
-    out_names = list(columns)
-    row = 0
-    try:
-        batches = pf.iter_batches(batch_size=batch_rows, columns=parquet_names, use_threads=False)
-        for batch in batches:
-            by_parquet = {pname: arrow_values(batch.column(pname), infos[pname]) for pname in parquet_names}
-            lists = [by_parquet[columns[n]] for n in out_names]
-            for values in zip(*lists, strict=True):
-                yield row, dict(zip(out_names, values, strict=True))
-                row += 1
-    except (OSError, pa.ArrowException, OverflowError) as e:
-        raise ParquetReadError(f"{source}: cannot read parquet data near row {row}: {e}") from e
+    with open_parquet(path) as pf:
+        parquet_names = list(dict.fromkeys(columns.values()))
+        infos = column_infos(pf, parquet_names, source)
+        out_names = list(columns)
+        row = 0
+        try:
+            batches = pf.iter_batches(batch_size=batch_rows, columns=parquet_names, use_threads=False)
+            for batch in batches:
+                by_parquet = {pname: arrow_values(batch.column(pname), infos[pname]) for pname in parquet_names}
+                lists = [by_parquet[columns[n]] for n in out_names]
+                for values in zip(*lists, strict=True):
+                    yield row, dict(zip(out_names, values, strict=True))
+                    row += 1
+        except (OSError, pa.ArrowException, OverflowError) as e:
+            raise ParquetReadError(f"{source}: cannot read parquet data near row {row}: {e}") from e
