@@ -71,27 +71,24 @@ _HELPERS: dict[str, object] = {
     "_fixedzone": bi.fixed_zone,
     "_rematch": bi.match_string,
     "_dneg": bi.dec_neg,
+    "_dadd": bi.dec_add,
+    "_dsub": bi.dec_sub,
+    "_dmul": bi.dec_mul,
+    "_ddiv": bi.dec_div,
+    "_dadd_r": bi.dec_add_r,
+    "_dsub_r": bi.dec_sub_r,
+    "_dmul_r": bi.dec_mul_r,
+    "_ddiv_r": bi.dec_div_r,
     "_q": '"',
     "_bsq": '\\"',
     "_bs": "\\",
 }
 _STRING_COMPARE_REPLACEMENTS = {"_bs": "\\", "_q": '"'}
+# Decimal operators by round_decimals (spec 2.6): exact, or rounded to 2 places after every operation.
 _DEC_OPS = {
     False: {"+": "_dadd", "-": "_dsub", "*": "_dmul", "/": "_ddiv"},
     True: {"+": "_dadd_r", "-": "_dsub_r", "*": "_dmul_r", "/": "_ddiv_r"},
 }
-_HELPERS.update(
-    {
-        "_dadd": bi.dec_add,
-        "_dsub": bi.dec_sub,
-        "_dmul": bi.dec_mul,
-        "_ddiv": bi.dec_div,
-        "_dadd_r": bi.dec_add_r,
-        "_dsub_r": bi.dec_sub_r,
-        "_dmul_r": bi.dec_mul_r,
-        "_ddiv_r": bi.dec_div_r,
-    }
-)
 
 
 class _Code:
@@ -189,6 +186,10 @@ class _Gen:
         raise AssertionError(f"no conversion {src} -> {dst}")
 
     def unary(self, node: Unary) -> _Code:
+        if node.op == "-" and isinstance(node.x, Literal) and type(node.x.value) in (int, float):
+            value = node.x.value
+            assert isinstance(value, int | float)
+            return _Code(self.const(bi.wrap_int64(-value) if isinstance(value, int) else -value), False)
         x = self.gen(node.x)
         if node.op == "!":
             return _Code(f"(not {x.src})", x.fails)
@@ -257,7 +258,7 @@ class _Gen:
         if name == "len":
             return _Code(f"_blen({srcs[0]})", fails)
         if name == "string":
-            return _Code(f"_fmtv({srcs[0]})", fails)
+            return args[0] if types[0] is T.STRING else _Code(f"_fmtv({srcs[0]})", fails)
         if name in ("int", "float", "decimal2"):
             return self.conversion(name, args[0], types[0])
         if name is not None and name.endswith(".iif"):

@@ -313,3 +313,12 @@ def test_compiled_functions_are_cached_per_text_types_and_options() -> None:
     as_float = compile_expr(parse(text), {"r": {"a": F.FLOAT}}, round_decimals=False)
     assert as_float({"r": {"a": 1.5}}) == 3.0
     assert first({"r": {"a": 9223372036854775807}}) == -2
+
+
+def test_user_text_is_data_never_code() -> None:
+    # Literals travel as bound constants, so quotes, newlines or Python syntax inside them stay inert text.
+    payload = '"); __import__("os").system("false"); ("'
+    assert ev(f"`{payload}` + r.s", s="!") == payload + "!"
+    assert ev('r.s + "\\n\\"x"', s="a") == 'a\\n\\"x'
+    fn = compile_expr(parse("r.__class__ + r.s"), {"r": {"__class__": F.STRING, "s": F.STRING}}, round_decimals=False)
+    assert fn({"r": {"__class__": "a", "s": "b"}}) == "ab"
