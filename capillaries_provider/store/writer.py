@@ -10,6 +10,10 @@ back-off (200 ms doubling, 5 attempts; 2 s for a table not yet known to the coor
 collected and raised by `flush()`, naming the table, the rowid and the row. Data and index inserts of a row are
 issued together rather than data-first: nothing reads a node's tables before all its batches succeeded, and a
 failed batch is rewritten as a whole.
+
+Distinct mode (distinct_table, spec 6.3) inverts the order for its single unique index: the index entry is
+inserted first and the row (data and other indexes) only if the key is ours, so the first row with a key wins.
+Unlike Go, a skipped row leaves no orphan non-unique index entries.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from capillaries_provider.store.values import to_cassandra
 
 MAX_ROWS_PER_BATCH = 1 << 32
 MAX_REPORTED_ERRORS = 5
+# Distinct mode remembers recent keys to skip in-batch duplicates without an LWT; bounded to keep memory flat.
+DISTINCT_KEY_CACHE = 100_000
 
 
 def make_rowid(batch_idx: int, seq: int) -> int:
@@ -50,13 +56,14 @@ class WriteStats:
     data_inserts: int
     index_inserts: int
     retries: int
+    skipped_duplicates: int
     elapsed_s: float
 
 
 class _Op:
     """One statement in flight, with what an error message needs to name it."""
 
-    __slots__ = ("statement", "table", "rowid", "index", "key", "row", "attempt")
+    __slots__ = ("statement", "table", "rowid", "index", "key", "row", "attempt", "then")
 
     def __init__(
         self,
@@ -74,6 +81,8 @@ class _Op:
         self.key = key
         self.row = row
         self.attempt = 0
+        # Statements to send once this one succeeded (distinct mode: the row after its unique key).
+        self.then: list[_Op] = []
 
 
 def _describe_row(row: Mapping[str, Value] | None) -> str:
@@ -84,7 +93,11 @@ def _describe_row(row: Mapping[str, Value] | None) -> str:
 
 
 class RowWriter:
-    """Writes the rows of one batch of one node; use as a context manager or call `flush()` at the end."""
+    """Writes the rows of one batch of one node; use as a context manager or call `flush()` at the end.
+
+    `distinct=True` needs exactly one unique index: rows whose key is already taken by another row are skipped
+    silently instead of raising DuplicateKeyError.
+    """
 
     def __init__(
         self,
@@ -95,11 +108,16 @@ class RowWriter:
         batch_idx: int,
         *,
         concurrency: int = 64,
+        distinct: bool = False,
     ) -> None:
         validate_keyspace_name(ks)
         make_rowid(batch_idx, 0)
         if concurrency < 1:
             raise ValueError("writer concurrency must be at least 1")
+        if distinct and sum(1 for i in table.indexes if i.unique) != 1:
+            raise ValueError(f"distinct writes to {table.name} need exactly one unique index")
+        self._distinct = distinct
+        self._distinct_keys: set[str] = set()
         self._session = session
         self._spec = table
         self._batch_idx = batch_idx
@@ -130,6 +148,7 @@ class RowWriter:
         self._data_inserts = 0
         self._index_inserts = 0
         self._retries = 0
+        self._skipped = 0
         self._started = time.monotonic()
 
     @property
@@ -153,10 +172,26 @@ class RowWriter:
                 f"cannot write row {rowid} to {self._table}: {type(exc).__name__}: {exc}{_describe_row(row)}"
             ) from exc
         self._seq += 1
-        self._issue(_Op(data, self._table, rowid, None, "", row))
-        for op in index_ops:
-            self._issue(op)
+        data_op = _Op(data, self._table, rowid, None, "", row)
+        if self._distinct:
+            self._write_distinct(data_op, index_ops)
+        else:
+            self._issue(data_op)
+            for op in index_ops:
+                self._issue(op)
         return rowid
+
+    def _write_distinct(self, data_op: _Op, index_ops: list[_Op]) -> None:
+        unique = next(op for op in index_ops if op.index is not None and op.index.unique)
+        if unique.key in self._distinct_keys:
+            with self._done:
+                self._skipped += 1
+            return
+        if len(self._distinct_keys) >= DISTINCT_KEY_CACHE:
+            self._distinct_keys.clear()
+        self._distinct_keys.add(unique.key)
+        unique.then = [data_op, *(op for op in index_ops if op is not unique)]
+        self._issue(unique)
 
     def flush(self) -> WriteStats:
         """Wait for every queued write; raise DuplicateKeyError or RowWriteError if any failed."""
@@ -170,6 +205,7 @@ class RowWriter:
             data_inserts=self._data_inserts,
             index_inserts=self._index_inserts,
             retries=self._retries,
+            skipped_duplicates=self._skipped,
             elapsed_s=time.monotonic() - self._started,
         )
 
@@ -204,31 +240,43 @@ class RowWriter:
         self._window.acquire()
         with self._done:
             self._pending += 1
-        self._send(op)
+        self._send(op, slot=True)
 
-    def _send(self, op: _Op) -> None:
+    def _send(self, op: _Op, *, slot: bool) -> None:
         try:
             future = self._session.execute_async(op.statement)
         except Exception as exc:  # e.g. the session was shut down
-            self._on_error(exc, op)
+            self._on_error(exc, op, slot)
             return
-        future.add_callbacks(self._on_success, self._on_error, callback_args=(op,), errback_args=(op,))
+        future.add_callbacks(self._on_success, self._on_error, callback_args=(op, slot), errback_args=(op, slot))
 
-    def _on_success(self, rows: list[dict[str, Any]], op: _Op) -> None:
+    def _on_success(self, rows: list[dict[str, Any]], op: _Op, slot: bool) -> None:
         if op.index is not None and op.index.unique and rows and not rows[0]["[applied]"]:
             existing = rows[0]["rowid"]
             if existing != op.rowid:
-                self._finish(op, DuplicateKeyError(op.table, op.key, existing, op.rowid))
+                if self._distinct:
+                    with self._done:
+                        self._skipped += 1
+                    self._finish(op, None, slot)
+                else:
+                    self._finish(op, DuplicateKeyError(op.table, op.key, existing, op.rowid), slot)
                 return
-        self._finish(op, None)
+        if op.then:
+            # Sent from the driver's callback thread: no window slot is taken (that could block the event loop);
+            # the chained statements are bounded by the slot count times the statements per row.
+            with self._done:
+                self._pending += len(op.then)
+            for chained in op.then:
+                self._send(chained, slot=False)
+        self._finish(op, None, slot)
 
-    def _on_error(self, exc: BaseException, op: _Op) -> None:
+    def _on_error(self, exc: BaseException, op: _Op, slot: bool) -> None:
         delay = retry_delay_s(exc, op.attempt)
         if delay is not None:
             op.attempt += 1
             with self._done:
                 self._retries += 1
-            timer = threading.Timer(delay, self._send, (op,))
+            timer = threading.Timer(delay, self._send, (op,), {"slot": slot})
             timer.daemon = True
             timer.start()
             return
@@ -239,9 +287,9 @@ class RowWriter:
             f"{_describe_row(op.row)}"
         )
         error.__cause__ = exc
-        self._finish(op, error)
+        self._finish(op, error, slot)
 
-    def _finish(self, op: _Op, error: RowWriteError | None) -> None:
+    def _finish(self, op: _Op, error: RowWriteError | None, slot: bool) -> None:
         with self._done:
             if error is not None:
                 self._error_count += 1
@@ -254,4 +302,5 @@ class RowWriter:
             self._pending -= 1
             if not self._pending:
                 self._done.notify_all()
-        self._window.release()
+        if slot:
+            self._window.release()

@@ -1,0 +1,192 @@
+"""RowWriter behaviour with a fake driver session: window bound, retries, error reporting, distinct mode."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from cassandra import InvalidRequest, OperationTimedOut
+
+from capillaries_provider.expr.keys import KeyComponent
+from capillaries_provider.expr.types import FieldType
+from capillaries_provider.store.errors import DuplicateKeyError, RowWriteError
+from capillaries_provider.store.tables import IndexSpec, TableSpec
+from capillaries_provider.store.writer import RowWriter, make_rowid
+
+Responder = Callable[[str, Sequence[Any]], Any]
+
+
+class _Prepared:
+    def __init__(self, cql: str) -> None:
+        self.cql = cql
+
+    def bind(self, params: Sequence[Any]) -> tuple[str, Sequence[Any]]:
+        return (self.cql, list(params))
+
+
+class _Future:
+    def __init__(self) -> None:
+        self.callbacks: tuple[Any, ...] = ()
+
+    def add_callbacks(self, cb: Any, eb: Any, callback_args: tuple = (), errback_args: tuple = ()) -> None:
+        self.callbacks = (cb, eb, callback_args, errback_args)
+
+
+class FakeSession:
+    """Completes every statement on a background thread after `latency_s`; `respond` returns rows or raises."""
+
+    def __init__(self, respond: Responder, latency_s: float = 0.001) -> None:
+        self.respond = respond
+        self.latency_s = latency_s
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.executed: list[tuple[str, list[Any]]] = []
+        self.lock = threading.Lock()
+
+    def prepare(self, cql: str) -> _Prepared:
+        return _Prepared(cql)
+
+    def execute_async(self, statement: tuple[str, list[Any]]) -> _Future:
+        future = _Future()
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.executed.append(statement)
+        threading.Thread(target=self._complete, args=(future, statement)).start()
+        return future
+
+    def _complete(self, future: _Future, statement: tuple[str, list[Any]]) -> None:
+        time.sleep(self.latency_s)
+        while not future.callbacks:
+            time.sleep(0.0005)
+        cb, eb, cargs, eargs = future.callbacks
+        with self.lock:
+            self.in_flight -= 1
+        try:
+            rows = self.respond(*statement)
+        except Exception as exc:
+            eb(exc, *eargs)
+        else:
+            cb(rows, *cargs)
+
+
+SPEC = TableSpec(
+    "t",
+    {"id": FieldType.INT, "name": FieldType.STRING},
+    (
+        IndexSpec("idx_t_id", True, (KeyComponent("id", FieldType.INT),)),
+        IndexSpec("idx_t_name", False, (KeyComponent("name", FieldType.STRING, str_len=16),)),
+    ),
+)
+
+
+def ok(cql: str, params: Sequence[Any]) -> Any:
+    return [{"[applied]": True}] if "IF NOT EXISTS" in cql else []
+
+
+def test_rowids_are_batch_and_sequence() -> None:
+    assert make_rowid(0, 0) == 0
+    assert make_rowid(3, 5) == 3 * 2**32 + 5
+    with pytest.raises(ValueError):
+        make_rowid(-1, 0)
+    with pytest.raises(ValueError):
+        make_rowid(0, 2**32)
+
+
+def test_statements_and_window_bound() -> None:
+    session = FakeSession(ok, latency_s=0.005)
+    with RowWriter(session, "ks", SPEC, 7, 2, concurrency=4) as w:  # type: ignore[arg-type]
+        ids = [w.write({"id": i, "name": f"n{i}"}) for i in range(40)]
+    stats = w.flush()
+    assert ids == [make_rowid(2, i) for i in range(40)]
+    assert (stats.rows, stats.data_inserts, stats.index_inserts) == (40, 40, 80)
+    assert session.max_in_flight <= 4
+    data = [p for c, p in session.executed if c.startswith("INSERT INTO ks.t_00007 ")]
+    assert data[0] == [make_rowid(2, 0), 2, 0, "n0"]
+    cqls = {c for c, _ in session.executed}
+    assert "INSERT INTO ks.idx_t_id_00007 (key, rowid) VALUES (?, ?) IF NOT EXISTS" in cqls
+    assert "INSERT INTO ks.idx_t_name_00007 (key, rowid) VALUES (?, ?)" in cqls
+
+
+def test_transient_errors_are_retried() -> None:
+    failures = {"left": 2}
+
+    def flaky(cql: str, params: Sequence[Any]) -> Any:
+        if cql.startswith("INSERT INTO ks.t_00001 ") and failures["left"]:
+            failures["left"] -= 1
+            raise OperationTimedOut("timed out")
+        return ok(cql, params)
+
+    with RowWriter(FakeSession(flaky), "ks", SPEC, 1, 0) as w:  # type: ignore[arg-type]
+        w.write({"id": 1, "name": "a"})
+    assert w.flush().retries == 2
+
+
+def test_permanent_error_names_table_rowid_and_row() -> None:
+    def broken(cql: str, params: Sequence[Any]) -> Any:
+        if cql.startswith("INSERT INTO ks.t_00001 ") and params[2] == 2:
+            raise InvalidRequest("Undefined column name name")
+        return ok(cql, params)
+
+    w = RowWriter(FakeSession(broken), "ks", SPEC, 1, 0)  # type: ignore[arg-type]
+    with pytest.raises(RowWriteError) as info:  # raised by flush() or, once the error is known, by write()
+        for i in range(4):
+            w.write({"id": i, "name": f"n{i}"})
+        w.flush()
+    text = str(info.value)
+    assert "table t_00001" in text and f"rowid {make_rowid(0, 2)}" in text
+    assert "Undefined column name name" in text and "id='2'" in text and "name='n2'" in text
+    with pytest.raises(RowWriteError):
+        w.write({"id": 9, "name": "x"})
+
+
+def test_bad_value_fails_immediately_with_field_context() -> None:
+    w = RowWriter(FakeSession(ok), "ks", SPEC, 1, 0)  # type: ignore[arg-type]
+    with pytest.raises(RowWriteError, match="KeyError: 'name'"):
+        w.write({"id": 1})
+
+
+def unique_taken_by(owner: Callable[[str], int | None]) -> Responder:
+    def respond(cql: str, params: Sequence[Any]) -> Any:
+        if "IF NOT EXISTS" in cql:
+            existing = owner(params[0])
+            if existing is not None:
+                return [{"[applied]": False, "key": params[0], "rowid": existing}]
+        return ok(cql, params)
+
+    return respond
+
+
+def test_duplicate_unique_key_raises_but_own_rowid_is_accepted() -> None:
+    key_of_1 = "0" + "1".zfill(20)
+    w = RowWriter(FakeSession(unique_taken_by(lambda k: 555 if k == key_of_1 else None)), "ks", SPEC, 1, 0)  # type: ignore[arg-type]
+    w.write({"id": 1, "name": "a"})
+    with pytest.raises(DuplicateKeyError) as info:
+        w.flush()
+    assert (info.value.key, info.value.existing_rowid, info.value.new_rowid) == (key_of_1, 555, 0)
+
+    w = RowWriter(FakeSession(unique_taken_by(lambda k: 0)), "ks", SPEC, 1, 0)  # type: ignore[arg-type]
+    w.write({"id": 1, "name": "a"})
+    assert w.flush().data_inserts == 1
+
+
+def test_distinct_mode_writes_first_row_per_key_only() -> None:
+    taken = "0" + "7".zfill(20)  # id 7 already owned by another batch's row
+    session = FakeSession(unique_taken_by(lambda k: 99 if k == taken else None))
+    with RowWriter(session, "ks", SPEC, 1, 0, distinct=True) as w:  # type: ignore[arg-type]
+        for i in [1, 2, 1, 7, 2, 3]:
+            w.write({"id": i, "name": f"n{i}"})
+    stats = w.flush()
+    assert stats.skipped_duplicates == 3
+    data = sorted(p[2] for c, p in session.executed if c.startswith("INSERT INTO ks.t_00001 "))
+    assert data == [1, 2, 3]
+    names = [p for c, p in session.executed if c.startswith("INSERT INTO ks.idx_t_name_00001 ")]
+    assert sorted(p[1] for p in names) == [make_rowid(0, 0), make_rowid(0, 1), make_rowid(0, 5)]
+
+
+def test_distinct_needs_one_unique_index() -> None:
+    with pytest.raises(ValueError, match="exactly one unique index"):
+        RowWriter(FakeSession(ok), "ks", TableSpec("t", {"id": FieldType.INT}), 1, 0, distinct=True)  # type: ignore[arg-type]
