@@ -152,16 +152,18 @@ class Validator:
         allow_aggregates: bool = False,
         allow_wfmodel: bool = False,
     ) -> None:
-        if expr is None or expr.parsed is None:
-            return  # absent, or its syntax error is already reported
-        try:
-            got = check(expr.parsed, env, allow_aggregates=allow_aggregates, allow_wfmodel=allow_wfmodel)
-        except ExprError as e:
-            self.err(node, key, e.message, caret_detail(e.text or expr.text, e.pos))
-            return
-        if not got.matches(expected):
-            detail = caret_detail(expr.text, 0)
-            self.err(node, key, f"expression type {got.value} does not match declared type {expected.value}", detail)
+        error = expression_error(
+            expr,
+            env,
+            expected,
+            file=self.script.file,
+            node=node,
+            key=key,
+            allow_aggregates=allow_aggregates,
+            allow_wfmodel=allow_wfmodel,
+        )
+        if error is not None:
+            self.errors.append(error)
 
     def expressions(self, node: Node) -> None:
         script = self.script
@@ -223,6 +225,30 @@ class Validator:
             for i, rule in enumerate(p.rules):
                 key = f"dependency_policies.{p.name}.rules[{i}].expression"
                 self.check_expr(rule.expression, env, FieldType.BOOL, None, key, allow_wfmodel=True)
+
+
+def expression_error(
+    expr: Expression | None,
+    env: Env,
+    expected: FieldType,
+    *,
+    file: str,
+    node: str | None,
+    key: str,
+    allow_aggregates: bool = False,
+    allow_wfmodel: bool = False,
+) -> ScriptError | None:
+    """Type-check one expression against `env`; the error (with caret) if it is wrong or not of `expected` type."""
+    if expr is None or expr.parsed is None:
+        return None  # absent, or its syntax error is already reported
+    try:
+        got = check(expr.parsed, env, allow_aggregates=allow_aggregates, allow_wfmodel=allow_wfmodel)
+    except ExprError as e:
+        return ScriptError(e.message, file=file, node=node, key=key, detail=caret_detail(e.text or expr.text, e.pos))
+    if not got.matches(expected):
+        message = f"expression type {got.value} does not match declared type {expected.value}"
+        return ScriptError(message, file=file, node=node, key=key, detail=caret_detail(expr.text, 0))
+    return None
 
 
 def validate(script: Script, errors: list[ScriptError], broken_indexes: Mapping[str, str] | None = None) -> None:
