@@ -345,15 +345,16 @@ def _atoi(s: str) -> int:
 
 
 def _skip(value: str, prefix: str) -> str:
+    """Consume the literal prefix (runs of spaces match runs of spaces); _Bad carries what was left, as in Go."""
     while prefix:
         if prefix[0] == " ":
             if value and value[0] != " ":
-                raise _Bad
+                raise _Bad(value)
             prefix = prefix.lstrip(" ")
             value = value.lstrip(" ")
             continue
         if not value or value[0] != prefix[0]:
-            raise _Bad
+            raise _Bad(value)
         prefix = prefix[1:]
         value = value[1:]
     return value
@@ -470,9 +471,15 @@ def _parse_zone_offset(kind: str, value: str, f: _Fields) -> tuple[str, str]:
         if len(value) < 5:
             raise _Bad
         sign, hh, mm, ss, value = value[0], value[1:3], value[3:5], "00", value[5:]
-    hr = _getnum(hh, True)[0]
-    mi = _getnum(mm, True)[0]
-    se = _getnum(ss, True)[0]
+    # Like Go: a failed field reads as 0 and stops the others, and a range error wins over a syntax error.
+    hr = mi = se = 0
+    bad = False
+    try:
+        hr = _getnum(hh, True)[0]
+        mi = _getnum(mm, True)[0]
+        se = _getnum(ss, True)[0]
+    except _Bad:
+        bad = True
     range_err = ""
     if hr > 24:
         range_err = "time zone offset hour"
@@ -484,6 +491,8 @@ def _parse_zone_offset(kind: str, value: str, f: _Fields) -> tuple[str, str]:
     if sign == "-":
         f.zone_offset = -f.zone_offset
     elif sign != "+":
+        bad = True
+    if bad and not range_err:
         raise _Bad
     return value, range_err
 
@@ -653,8 +662,8 @@ def _parse_general(layout: str, value: str) -> _dt.datetime:
     for idx, c in enumerate(chunks):
         try:
             value = _skip(value, c.prefix)
-        except _Bad:
-            raise _parse_error(layout, original, c.prefix, value) from None
+        except _Bad as exc:
+            raise _parse_error(layout, original, c.prefix, exc.args[0]) from None
         if not c.kind:
             if value:
                 raise _parse_error(layout, original, "", value, ": extra text: " + _go_quote(value))

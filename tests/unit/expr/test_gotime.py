@@ -14,6 +14,8 @@ RFC3339_NANO = "2006-01-02T15:04:05.999999999Z07:00"
 
 # layout, value, Go result as `t.Format(RFC3339Nano) + "|" + t.String()` or `ERR <error text>`
 PARSE_CASES = [
+    ("__2, 002-", " 58,058-", 'ERR parsing time " 58,058-" as "__2, 002-": cannot parse "058-" as ", "'),
+    ("2:Z0700-", "12:0300-", 'ERR parsing time "12:0300-": time zone offset hour out of range'),
     ("2006-01-02 15:04:05", "2020-01-02 03:04:05", "2020-01-02T03:04:05Z|2020-01-02 03:04:05 +0000 UTC"),
     ("2006-01-02 15:04:05", "2020-01-02 3:04:05", "2020-01-02T03:04:05Z|2020-01-02 03:04:05 +0000 UTC"),
     (
