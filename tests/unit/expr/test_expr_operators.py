@@ -322,3 +322,30 @@ def test_user_text_is_data_never_code() -> None:
     assert ev('r.s + "\\n\\"x"', s="a") == 'a\\n\\"x'
     fn = compile_expr(parse("r.__class__ + r.s"), {"r": {"__class__": F.STRING, "s": F.STRING}}, round_decimals=False)
     assert fn({"r": {"__class__": "a", "s": "b"}}) == "ab"
+
+
+_DECIMALS = st.decimals(min_value=-(10**12), max_value=10**12, places=4, allow_nan=False, allow_infinity=False)
+
+
+def _half_away(d: Decimal, places: int) -> Decimal:
+    """Reference rounding: Python's ROUND_HALF_UP is half away from zero."""
+    from decimal import ROUND_HALF_UP, Context
+
+    return d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=Context(prec=200))
+
+
+@given(_DECIMALS, _DECIMALS)
+def test_decimal_arithmetic_matches_reference(a: Decimal, b: Decimal) -> None:
+    from decimal import Context
+
+    exact = Context(prec=200)
+    row = {"r": {"d": a, "e": b}}
+    for op, ref in (("+", exact.add(a, b)), ("-", exact.subtract(a, b)), ("*", exact.multiply(a, b))):
+        plain = compile_expr(parse(f"r.d {op} r.e"), ENV, round_decimals=False)(row)
+        rounded = compile_expr(parse(f"r.d {op} r.e"), ENV, round_decimals=True)(row)
+        assert plain == ref
+        assert rounded == _half_away(ref, 2)
+    if b != 0:
+        quotient = _half_away(exact.divide(a, b), 16)
+        assert compile_expr(parse("r.d / r.e"), ENV, round_decimals=False)(row) == quotient
+        assert compile_expr(parse("r.d / r.e"), ENV, round_decimals=True)(row) == _half_away(quotient, 2)
