@@ -335,6 +335,11 @@ class Decoder:
             )
             return None
         if parquet:
+            for c in columns.values():
+                if not c.parquet_col_name:
+                    self.err(
+                        node, f"r.columns.{c.name}.parquet.col_name", "parquet reader column needs parquet.col_name"
+                    )
             return DataFormat.PARQUET
         if not csv and len(columns) != 1:
             if columns:

@@ -50,7 +50,12 @@ def _expected(case: Path) -> list[Expected]:
         parts = [p.strip() for p in line.split(" | ")]
         node, key, fragment = parts[:3]
         out.append(
-            Expected(None if node == "-" else node, None if key == "-" else key, fragment, (parts[3:] or [None])[0])
+            Expected(
+                None if node == "-" else node,
+                None if key == "-" else key,
+                fragment,
+                parts[3] if len(parts) > 3 else None,
+            )
         )
     return out
 

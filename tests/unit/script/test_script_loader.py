@@ -214,7 +214,8 @@ def test_load_from_files_and_file_url(tmp_path: Path) -> None:
     params = tmp_path / "p.yaml"
     params.write_text("dir_in: /x\ndir_out: /y\n")
     s = load_script(f"file://{script}", str(params))
-    assert s.nodes["read_orders"].file_reader.urls == ("/x/orders.csv",)
+    reader = s.nodes["read_orders"].file_reader
+    assert reader is not None and reader.urls == ("/x/orders.csv",)
 
 
 def test_missing_file_is_a_connectivity_problem(tmp_path: Path) -> None:
@@ -234,7 +235,8 @@ def test_custom_fetcher_by_scheme() -> None:
             return json.dumps(_base()).encode() if url.endswith(".json") else b"dir_in: /m\ndir_out: /o\n"
 
     s = load_script("mem://s.json", "mem://p.yaml", fetcher=SchemeFetcher({"mem": Memory()}))
-    assert s.nodes["read_orders"].file_reader.urls == ("/m/orders.csv",)
+    reader = s.nodes["read_orders"].file_reader
+    assert reader is not None and reader.urls == ("/m/orders.csv",)
 
 
 def test_script_must_be_an_object() -> None:
