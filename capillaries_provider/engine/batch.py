@@ -29,11 +29,11 @@ from capillaries_provider.engine.ports import (
     WorkflowPort,
 )
 from capillaries_provider.engine.processors.context import BatchJob
-from capillaries_provider.engine.processors.registry import processor_for
+from capillaries_provider.engine.processors.registry import Processor, processor_for
 from capillaries_provider.engine.run import enqueue_ready_nodes
 from capillaries_provider.script.errors import Problem, ScriptLoadError
 from capillaries_provider.script.graph import dependency_nodes
-from capillaries_provider.script.model import DependencyCmd, RerunPolicy, Script
+from capillaries_provider.script.model import DependencyCmd, NodeType, RerunPolicy, Script
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,13 @@ class BatchProcessor:
         scripts: ScriptSource,
         *,
         heartbeat: Callable[[], None] = lambda: None,
+        processors: Callable[[NodeType], Processor] = processor_for,
     ) -> None:
         self.port = port
         self.data = data
         self.scripts = scripts
         self.heartbeat = heartbeat
+        self.processors = processors
 
     def process(self, task: BatchTask) -> BatchOutcome:
         """Process one batch message; transient storage errors anywhere mean RETRY with nothing recorded."""
@@ -164,7 +166,7 @@ class BatchProcessor:
             heartbeat=self.heartbeat,
         )
         try:
-            stats = processor_for(node.type)(job)
+            stats = self.processors(node.type)(job)
         except Exception as exc:
             if port.is_transient(exc):
                 # The batch stays `start`; the redelivery waits out the grace period and redoes it (spec 5.3 #11).
