@@ -8,7 +8,6 @@ condition of `*_if` does not spare the value). Sentinels leak when nothing was a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -199,11 +198,8 @@ class AggregateSpec:
         return self.base == "min"
 
     def new(self) -> Accumulator:
-        return self._factory(self)
-
-    @property
-    def _factory(self) -> Callable[[AggregateSpec], Accumulator]:
-        return _ACCUMULATORS[self.base]
+        """A fresh accumulator (one per left row and field)."""
+        return _ACCUMULATORS[self.base](self)
 
 
 def compile_aggregate(node: Expr, env: Env) -> AggregateSpec:
