@@ -51,23 +51,55 @@ def is_blank(text: str) -> bool:
     return not text.strip(_GO_SPACE)
 
 
-# Plain decimals (no exponent, few digits) take a fast exact path: Decimal(text) is exact and ROUND_HALF_UP is
-# half away from zero, like shopspring's Round. Everything else goes through the shopspring port.
+# Plain numbers take fast paths with the same results as the Go ports (which handle everything else):
+# - Decimal(text) is exact and ROUND_HALF_UP is half away from zero, like shopspring's Round;
+# - Sscanf("%d") of a plain integer is the integer; <= 18 digits always fits int64;
+# - Sscanf of a float verb on plain digits is ParseFloat, i.e. Python's correctly rounded float(); <= 300 digits
+#   cannot overflow; shopspring NewFromFloat is the shortest repr, which is Python's repr().
 _PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]{1,20}(?:\.[0-9]{1,20})?")
+_PLAIN_INT = re.compile(r"[+-]?[0-9]{1,18}")
+_PLAIN_FLOAT = re.compile(r"[+-]?[0-9]{1,150}(?:\.[0-9]{0,150})?")
+_FLOAT_SCAN_VERBS = frozenset({"%f", "%g", "%e", "%v"})
 _CENT = Decimal("0.01")
 _ZERO2 = Decimal("0.00")
 _EXACT = Context(prec=100, rounding=ROUND_HALF_UP)
 
 
+def _round2(d: Decimal) -> Decimal:
+    """shopspring Round(2) for values with at most ~100 digits."""
+    q = d.quantize(_CENT, context=_EXACT)
+    return q if q else _ZERO2  # shopspring has no negative zero
+
+
 def _decimal2(text: str) -> Decimal:
     if _PLAIN_DECIMAL.fullmatch(text):
-        d = Decimal(text).quantize(_CENT, context=_EXACT)
-        return d if d else _ZERO2  # shopspring has no negative zero
+        return _round2(Decimal(text))
     return round_half_away(decimal_from_string(text), 2)
 
 
-def _scanned_decimal2(text: str, fmt: str) -> Decimal:
-    return round_half_away(decimal_from_float(sscanf_float(text, fmt)), 2)
+def _scanner_int(fmt: str) -> Converter:
+    if fmt == "%d":
+        return lambda text: int(text) if _PLAIN_INT.fullmatch(text) else sscanf_int(text, fmt)
+    return lambda text: sscanf_int(text, fmt)
+
+
+def _scanner_float(fmt: str) -> Callable[[str], float]:
+    if fmt in _FLOAT_SCAN_VERBS:
+        return lambda text: float(text) if _PLAIN_FLOAT.fullmatch(text) else sscanf_float(text, fmt)
+    return lambda text: sscanf_float(text, fmt)
+
+
+def _scanner_decimal2(fmt: str) -> Converter:
+    """Sscanf into a float64, then decimal.NewFromFloat(f).Round(2)."""
+    scan = _scanner_float(fmt)
+
+    def convert(text: str) -> Value:
+        f = scan(text)
+        if _PLAIN_FLOAT.fullmatch(text):
+            return _round2(Decimal(repr(f)))
+        return round_half_away(decimal_from_float(f), 2)
+
+    return convert
 
 
 def _non_empty_converter(spec: CellSpec) -> Converter:
@@ -79,11 +111,11 @@ def _non_empty_converter(spec: CellSpec) -> Converter:
     if ft is FieldType.BOOL:
         return parse_bool
     if ft is FieldType.INT:
-        return (lambda text: sscanf_int(text, fmt)) if fmt else parse_int
+        return _scanner_int(fmt) if fmt else parse_int
     if ft is FieldType.FLOAT:
-        return (lambda text: sscanf_float(text, fmt)) if fmt else parse_float
+        return _scanner_float(fmt) if fmt else parse_float
     if ft is FieldType.DECIMAL2:
-        return (lambda text: _scanned_decimal2(text, fmt)) if fmt else _decimal2
+        return _scanner_decimal2(fmt) if fmt else _decimal2
     if not fmt:
         raise ValueError("datetime columns need a col_format (Go time layout)")
     return _cached_time_parser(fmt)

@@ -7,11 +7,12 @@ import math
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capillaries_provider.engine.cell_convert import CellConversionError, CellSpec, convert_cell, make_converter
-from capillaries_provider.expr.godecimal import decimal_from_string, round_half_away
+from capillaries_provider.expr.godecimal import decimal_from_float, decimal_from_string, round_half_away
+from capillaries_provider.expr.gofmt import sscanf_float, sscanf_int
 from capillaries_provider.expr.types import ZERO_TIME, FieldType, Value
 
 S, B, N, F, D, T = (
@@ -138,6 +139,7 @@ def test_bad_default_fails_only_when_used() -> None:
         convert("")
 
 
+@settings(max_examples=60, deadline=None)
 @given(st.from_regex(r"[+-]?[0-9]{1,20}(\.[0-9]{1,20})?", fullmatch=True))
 def test_plain_decimal_fast_path_equals_shopspring(text: str) -> None:
     fast = conv(D, text)
@@ -148,3 +150,27 @@ def test_plain_decimal_fast_path_equals_shopspring(text: str) -> None:
 
 def test_negative_value_rounding_to_zero_has_no_sign() -> None:
     assert str(conv(D, "-0.001")) == "0.00"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.from_regex(r"[+-]?[0-9]{1,25}", fullmatch=True))
+def test_scan_int_fast_path_equals_sscanf(text: str) -> None:
+    try:
+        expected: object = sscanf_int(text, "%d")
+    except ValueError:
+        expected = "error"
+    try:
+        got: object = conv(N, text, "%d")
+    except CellConversionError:
+        got = "error"
+    assert got == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.from_regex(r"[+-]?[0-9]{1,30}(\.[0-9]{0,30})?", fullmatch=True), st.sampled_from(["%f", "%g", "%e", "%v"]))
+def test_scan_float_and_decimal_fast_paths_equal_the_go_ports(text: str, fmt: str) -> None:
+    f = sscanf_float(text, fmt)
+    assert conv(F, text, fmt) == f
+    d = conv(D, text, fmt)
+    slow = round_half_away(decimal_from_float(f), 2)
+    assert d == slow and str(d) == str(slow)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capillaries_provider.engine.csv_writer import CsvFileWriter, fixed2, format_csv_value, header_line, make_formatter
@@ -103,6 +103,7 @@ def test_datetime_cache_keeps_zones_apart() -> None:
     assert f(plus2) == format_csv_value(plus2, "15:04 MST") != f(utc)
 
 
+@settings(max_examples=60, deadline=None)
 @given(st.decimals(allow_nan=False, allow_infinity=False, places=None))
 def test_fixed2_equals_shopspring_string_fixed(d: Decimal) -> None:
     assert fixed2(d) == string_fixed(d, 2)
