@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pika
 import pytest
@@ -202,3 +203,39 @@ def test_consumer_killed_before_ack_gets_message_redelivered(amqp: AmqpSettings,
     consumer.stop()
     thread.join(10)
     assert received == [sent]
+
+
+def test_consumer_reconnects_and_gets_the_unacked_message_again(
+    proxied: tuple[AmqpSettings, Any], ready_count: ReadyCount
+) -> None:
+    settings, proxy = proxied
+    with Publisher(settings) as pub:
+        pub.publish([message(0)])
+    calls: list[str] = []
+
+    def handler(m: BatchMessage) -> HandlerResult:
+        calls.append(m.id)
+        if len(calls) == 1:
+            proxy.cut()  # the broker "goes away" while the batch is processed: the ack cannot be sent
+        return HandlerResult.ack()
+
+    consumer = Consumer(settings, handler, poll_interval_s=0.1, reconnect_delays_s=(0.2,))
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    wait_for(lambda: len(calls) == 2)
+    consumer.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert calls[0] == calls[1]
+    wait_for(lambda: ready_count(settings, settings.queue) == 0)
+
+
+def test_publisher_reconnects_after_the_connection_drops(
+    proxied: tuple[AmqpSettings, Any], ready_count: ReadyCount
+) -> None:
+    settings, proxy = proxied
+    with Publisher(settings, reconnect_delays_s=(0.2, 0.5)) as pub:
+        pub.publish([message(0)])
+        proxy.cut()
+        pub.publish([message(1)])
+    assert ready_count(settings, settings.queue) == 2
