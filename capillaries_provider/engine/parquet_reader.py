@@ -193,6 +193,16 @@ def arrow_values(arr: pa.Array, info: ParquetColumnInfo) -> list[Value]:
     return _datetimes(arr)
 
 
+def _column_values(
+    batch: pa.RecordBatch, pname: str, info: ParquetColumnInfo, source: str, first_row: int
+) -> list[Value]:
+    try:
+        return arrow_values(batch.column(pname), info)
+    except (ValueError, OverflowError, pa.ArrowException) as e:
+        last = first_row + batch.num_rows - 1
+        raise ParquetReadError(f"{source}: column {pname!r}, rows {first_row}..{last}: {e}") from e
+
+
 def iter_parquet_rows(
     path: str | Path, columns: Mapping[str, str], batch_rows: int = DEFAULT_BATCH_ROWS
 ) -> Iterator[tuple[int, dict[str, Value]]]:
@@ -210,7 +220,7 @@ def iter_parquet_rows(
         try:
             batches = pf.iter_batches(batch_size=batch_rows, columns=parquet_names, use_threads=False)
             for batch in batches:
-                by_parquet = {pname: arrow_values(batch.column(pname), infos[pname]) for pname in parquet_names}
+                by_parquet = {pname: _column_values(batch, pname, infos[pname], source, row) for pname in parquet_names}
                 lists = [by_parquet[columns[n]] for n in out_names]
                 for values in zip(*lists, strict=True):
                     yield row, dict(zip(out_names, values, strict=True))

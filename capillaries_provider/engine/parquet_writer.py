@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 ARROW_DECIMAL_PRECISION = 17  # what pyarrow writes: INT64 storage needs precision 10..18
 DECIMAL_PRECISION = 2  # what Capillaries declares (and what the footer says after the patch)
 CREATED_BY = "capillaries"
-DEFAULT_ROWS_PER_GROUP = 50_000
+DEFAULT_ROWS_PER_GROUP = 25_000
 _CODECS = {"gzip": "gzip", "snappy": "snappy", "uncompressed": "none"}
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _MS = _dt.timedelta(milliseconds=1)

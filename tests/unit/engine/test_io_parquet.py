@@ -242,3 +242,11 @@ def test_proto_products_parquet_round_trip(tmp_path: Path) -> None:
         "price": Decimal("288.79"),
         "shipping_date": dt.datetime(2018, 11, 16, 4, 0, 5, tzinfo=UTC),
     }
+
+
+def test_out_of_range_datetime_names_file_column_and_rows(tmp_path: Path) -> None:
+    path = tmp_path / "far.parquet"
+    far = 300_000_000_000_000_000  # microseconds: beyond year 9999, which Python datetimes cannot hold
+    pq.write_table(pa.table({"t": pa.array([0, far], pa.timestamp("us"))}), path)
+    with pytest.raises(ParquetReadError, match=r"far.parquet: column 't', rows 0..1"):
+        read_all(path, ["t"])
