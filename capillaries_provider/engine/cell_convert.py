@@ -18,7 +18,7 @@ from capillaries_provider.engine.file_errors import FileReadError
 from capillaries_provider.expr import gotime
 from capillaries_provider.expr.godecimal import decimal_from_float, decimal_from_string, round_half_away
 from capillaries_provider.expr.gofmt import parse_bool, parse_float, parse_int, sscanf_float, sscanf_int
-from capillaries_provider.expr.types import ZERO_TIME, FieldType, Value
+from capillaries_provider.expr.types import FieldType, Value
 
 # Go unicode.IsSpace, used by strings.TrimSpace (Python's str.strip() also strips U+001C..U+001F).
 _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
@@ -54,8 +54,8 @@ def is_blank(text: str) -> bool:
 # Plain numbers take fast paths with the same results as the Go ports (which handle everything else):
 # - Decimal(text) is exact and ROUND_HALF_UP is half away from zero, like shopspring's Round;
 # - Sscanf("%d") of a plain integer is the integer; <= 18 digits always fits int64;
-# - Sscanf of a float verb on plain digits is ParseFloat, i.e. Python's correctly rounded float(); <= 300 digits
-#   cannot overflow; shopspring NewFromFloat is the shortest repr, which is Python's repr().
+# - Sscanf of a float verb on plain digits is ParseFloat, i.e. Python's correctly rounded float(); 150 integer
+#   digits cannot overflow; shopspring NewFromFloat is the shortest repr, which is Python's repr().
 _PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]{1,20}(?:\.[0-9]{1,20})?")
 _PLAIN_INT = re.compile(r"[+-]?[0-9]{1,18}")
 _PLAIN_FLOAT = re.compile(r"[+-]?[0-9]{1,150}(?:\.[0-9]{0,150})?")
@@ -154,7 +154,7 @@ def _empty_value(spec: CellSpec) -> Callable[[], Value]:
     if ft is FieldType.STRING:
         return lambda: default
     if is_blank(default):
-        zero = ZERO_TIME if ft is FieldType.DATETIME else ft.zero()
+        zero = ft.zero()
         return lambda: zero
     parse = _default_parser(ft, spec.col_format)
     try:
