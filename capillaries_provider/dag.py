@@ -1,0 +1,262 @@
+"""Turn a Capillaries script into Airflow tasks: `CapillariesDag`, `CapillariesTaskGroup`, `build_airflow_graph`.
+
+One task per script node (named after the node, dependencies mirroring the script graph) between a `start_run`
+task, which allocates the Capillaries run, and a `finish_run` task, which records how it ended. Parsing touches
+only the local script and params files: no network, no database, no Airflow connections. The loaded script is
+cached by file identity (`operators.script_cache`) so the dag-processor's re-parses cost almost nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.sdk import DAG, BaseOperator, Param, TaskGroup
+
+from capillaries_provider.hooks.capillaries import DEFAULT_AMQP_CONN_ID, DEFAULT_CASSANDRA_CONN_ID
+from capillaries_provider.operators.node import CapillariesNodeOperator
+from capillaries_provider.operators.run import CapillariesFinishRunOperator, CapillariesStartRunOperator
+from capillaries_provider.operators.script_cache import load_script_cached
+from capillaries_provider.script.graph import parents, topological_order
+from capillaries_provider.script.model import Node, NodeType, Script
+
+log = logging.getLogger(__name__)
+
+START_RUN_TASK_ID = "start_run"
+FINISH_RUN_TASK_ID = "finish_run"
+
+_TASK_ID_BAD_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+_KEYSPACE_PATTERN = r"^[A-Za-z0-9_]{1,48}$"
+
+
+def local_params_file(name: str, values: Mapping[str, object], directory: str | None = None) -> str:
+    """Write a script params file for local use and return its path; unchanged content is not rewritten.
+
+    For example DAGs whose data lives next to the DAG file: params must hold absolute paths, which depend on where
+    the DAG folder is, so the DAG file computes them. Only a local file is written (no network, no database);
+    workers on other machines need a params file on shared storage instead.
+    """
+    folder = directory or os.path.join(tempfile.gettempdir(), "capillaries-params")
+    path = os.path.join(folder, f"{name}.json")
+    text = json.dumps(dict(values), indent=2, sort_keys=True) + "\n"
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == text:
+                return path
+    except OSError:
+        pass
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def node_task_id(node_name: str) -> str:
+    """The Airflow task id of a node: the node name, with characters Airflow refuses replaced by `_`."""
+    return _TASK_ID_BAD_CHARS.sub("_", node_name)
+
+
+def default_start_nodes(script: Script) -> list[str]:
+    """The nodes that read files: starting a run there runs the whole script (except manual nodes)."""
+    return [n.name for n in script.nodes.values() if n.type is NodeType.FILE_TABLE]
+
+
+def _node_doc(node: Node) -> str:
+    lines = [node.desc or node.name, "", f"- type: `{node.type.value}`"]
+    if node.custom_proc_type:
+        lines.append(f"- custom processor: `{node.custom_proc_type}`")
+    if node.start_policy.value != "auto":
+        lines.append(f"- start policy: `{node.start_policy.value}` (runs only when named as a start node)")
+    if node.target_table:
+        lines.append(f"- writes table `{node.target_table}`")
+    if node.file_creator:
+        lines.append(f"- writes file `{node.file_creator.url_template}`")
+    return "\n".join(lines)
+
+
+def capillaries_params(
+    script: Script, *, keyspace: str, params_path: str | None, start_nodes: Sequence[str] | None
+) -> dict[str, Param]:
+    """The DAG params (trigger form) of a script DAG; a run's conf overrides them."""
+    names = list(script.nodes)
+    starts = list(start_nodes) if start_nodes is not None else default_start_nodes(script)
+    return {
+        "keyspace": Param(
+            keyspace,
+            type="string",
+            pattern=_KEYSPACE_PATTERN,
+            description="Cassandra keyspace of the run; later runs in the same keyspace read earlier runs' tables.",
+        ),
+        "start_nodes": Param(
+            starts,
+            type="array",
+            items={"type": "string", "enum": names},
+            description="Nodes the run starts at; their downstream auto nodes run too, other nodes are skipped.",
+        ),
+        "params_path": Param(
+            params_path or "",
+            type="string",
+            description="Script parameters file used by the run's workers (empty: no parameters).",
+        ),
+        "description": Param("", type="string", description="Run description stored with the Capillaries run."),
+    }
+
+
+def build_airflow_graph(
+    script: Script,
+    *,
+    script_path: str,
+    keyspace: str,
+    params_path: str,
+    start_nodes: Any,
+    description: str = "",
+    cassandra_conn_id: str = DEFAULT_CASSANDRA_CONN_ID,
+    amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
+    node_operator_kwargs: Mapping[str, Any] | None = None,
+) -> dict[str, BaseOperator]:
+    """Create start_run, one node task per script node and finish_run in the current DAG / TaskGroup context.
+
+    `keyspace`, `params_path`, `start_nodes` and `description` may be Jinja templates (e.g. `{{ params.keyspace }}`)
+    rendered when start_run runs. Returns the tasks by name: node names plus `start_run` and `finish_run`.
+    """
+    clashes = {START_RUN_TASK_ID, FINISH_RUN_TASK_ID} & {node_task_id(n) for n in script.nodes}
+    if clashes:
+        raise ValueError(f"script node names {sorted(clashes)} clash with the run tasks; rename the nodes")
+    ids = [node_task_id(n) for n in script.nodes]
+    if len(set(ids)) != len(ids):
+        raise ValueError("two script node names map to the same Airflow task id; rename the nodes")
+    start = CapillariesStartRunOperator(
+        task_id=START_RUN_TASK_ID,
+        script_path=script_path,
+        keyspace=keyspace,
+        params_path=params_path,
+        start_nodes=start_nodes,
+        description=description,
+        cassandra_conn_id=cassandra_conn_id,
+        amqp_conn_id=amqp_conn_id,
+        doc_md="Starts the Capillaries run: allocates the run id, computes the affected nodes, creates their tables.",
+    )
+    tasks: dict[str, BaseOperator] = {START_RUN_TASK_ID: start}
+    for name in topological_order(script):
+        node = script.nodes[name]
+        op = CapillariesNodeOperator(
+            task_id=node_task_id(name),
+            node=name,
+            start_run_task_id=start.task_id,
+            cassandra_conn_id=cassandra_conn_id,
+            amqp_conn_id=amqp_conn_id,
+            doc_md=_node_doc(node),
+            **dict(node_operator_kwargs or {}),
+        )
+        ups = parents(script, name)
+        if ups:
+            for parent in ups:
+                tasks[parent] >> op
+        else:
+            start >> op
+        tasks[name] = op
+    finish = CapillariesFinishRunOperator(
+        task_id=FINISH_RUN_TASK_ID,
+        start_run_task_id=start.task_id,
+        cassandra_conn_id=cassandra_conn_id,
+        doc_md="Records the end of the Capillaries run; fails if an affected node did not succeed.",
+    )
+    has_children = {p for name in script.nodes for p in parents(script, name)}
+    for name in script.nodes:
+        if name not in has_children:
+            tasks[name] >> finish
+    if not script.nodes:
+        start >> finish
+    tasks[FINISH_RUN_TASK_ID] = finish
+    return tasks
+
+
+class CapillariesDag(DAG):
+    """A DAG that runs one Capillaries script; each DAG run is one Capillaries run in the keyspace.
+
+    The trigger form offers `keyspace`, `start_nodes`, `params_path` and `description` (run conf overrides them).
+    Other keyword arguments go to `DAG` unchanged.
+    """
+
+    def __init__(
+        self,
+        *,
+        script_path: str,
+        keyspace: str,
+        params_path: str | None = None,
+        start_nodes: Sequence[str] | None = None,
+        cassandra_conn_id: str = DEFAULT_CASSANDRA_CONN_ID,
+        amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
+        node_operator_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        started = time.monotonic()
+        script = load_script_cached(script_path, params_path)
+        params = capillaries_params(script, keyspace=keyspace, params_path=params_path, start_nodes=start_nodes)
+        params.update(kwargs.pop("params", None) or {})
+        kwargs.setdefault("max_active_tasks", max(16, len(script.nodes)))
+        kwargs.setdefault("doc_md", f"Capillaries script `{script_path}` ({len(script.nodes)} nodes).")
+        super().__init__(params=params, **kwargs)
+        self.script = script
+        with self:
+            self.capillaries_tasks = build_airflow_graph(
+                script,
+                script_path=script_path,
+                keyspace="{{ params.keyspace }}",
+                params_path="{{ params.params_path }}",
+                start_nodes="{{ params.start_nodes | tojson }}",
+                description="{{ params.description }}",
+                cassandra_conn_id=cassandra_conn_id,
+                amqp_conn_id=amqp_conn_id,
+                node_operator_kwargs=node_operator_kwargs,
+            )
+        log.info("built Capillaries DAG %s from %s in %.3f s", self.dag_id, script_path, time.monotonic() - started)
+
+
+class CapillariesTaskGroup(TaskGroup):
+    """A Capillaries script embedded in a bigger DAG: start_run, node tasks and finish_run inside one group.
+
+    `keyspace`, `start_nodes`, `params_path` and `description` are fixed values or Jinja templates; `start_nodes`
+    defaults to the script's file-reading nodes.
+    """
+
+    def __init__(
+        self,
+        *,
+        script_path: str,
+        keyspace: str,
+        params_path: str | None = None,
+        start_nodes: Sequence[str] | str | None = None,
+        description: str = "",
+        cassandra_conn_id: str = DEFAULT_CASSANDRA_CONN_ID,
+        amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
+        node_operator_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        script = load_script_cached(script_path, params_path)
+        super().__init__(**kwargs)
+        self.script = script
+        with self:
+            self.capillaries_tasks = build_airflow_graph(
+                script,
+                script_path=script_path,
+                keyspace=keyspace,
+                params_path=params_path or "",
+                start_nodes=list(start_nodes)
+                if start_nodes is not None and not isinstance(start_nodes, str)
+                else start_nodes
+                if start_nodes is not None
+                else default_start_nodes(script),
+                description=description,
+                cassandra_conn_id=cassandra_conn_id,
+                amqp_conn_id=amqp_conn_id,
+                node_operator_kwargs=node_operator_kwargs,
+            )

@@ -1,0 +1,174 @@
+"""Triggers that watch a node's batches or a whole run in Cassandra while no Airflow worker slot is held.
+
+cassandra-driver is synchronous, so every query runs in a thread (`asyncio.to_thread`) and the triggerer loop never
+blocks. One session per trigger for its whole life, closed in `cleanup()`. Stopping the Capillaries run happens in
+`on_kill()` (a user marked the task failed/succeeded or cleared it), never in `cleanup()`, so a triggerer restart
+does not cancel work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+from cassandra.cluster import Session
+
+from capillaries_provider.hooks.capillaries import DEFAULT_CASSANDRA_CONN_ID, CapillariesHook
+from capillaries_provider.hooks.run_control import stop_run
+from capillaries_provider.store.session import close, connect
+from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore, decide_node_status
+from capillaries_provider.triggers.progress import NodeProgress, RunProgress, node_progress, run_progress
+
+KILL_COMMENT = "stopped from Airflow: task {task} was killed, marked or cleared by a user"
+
+
+class _CassandraWatcher(BaseTrigger):
+    """Shared plumbing: a lazily opened session and the stop-on-kill behaviour."""
+
+    def __init__(
+        self,
+        *,
+        keyspace: str,
+        run_id: int,
+        cassandra_conn_id: str = DEFAULT_CASSANDRA_CONN_ID,
+        poll_interval: float = 5.0,
+        stop_run_on_kill: bool = False,
+    ) -> None:
+        super().__init__()
+        self.keyspace = keyspace
+        self.run_id = int(run_id)
+        self.cassandra_conn_id = cassandra_conn_id
+        self.poll_interval = float(poll_interval)
+        self.stop_run_on_kill = stop_run_on_kill
+        self._session: Session | None = None
+
+    def _base_kwargs(self) -> dict[str, Any]:
+        return {
+            "keyspace": self.keyspace,
+            "run_id": self.run_id,
+            "cassandra_conn_id": self.cassandra_conn_id,
+            "poll_interval": self.poll_interval,
+            "stop_run_on_kill": self.stop_run_on_kill,
+        }
+
+    async def _store(self) -> WorkflowStore:
+        if self._session is None:
+            settings = await CapillariesHook(cassandra_conn_id=self.cassandra_conn_id).acassandra_settings()
+            self._session = await asyncio.to_thread(connect, settings, self.keyspace)
+        return WorkflowStore(self._session, self.keyspace)
+
+    async def cleanup(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await asyncio.to_thread(close, session)
+
+    async def on_kill(self) -> None:
+        if not self.stop_run_on_kill:
+            return
+        store = await self._store()
+        task = getattr(self, "task_id", "?")
+        await asyncio.to_thread(stop_run, store, self.run_id, KILL_COMMENT.format(task=task))
+        self.log.info("stopped Capillaries run %s/%s", self.keyspace, self.run_id)
+
+
+class CapillariesNodeTrigger(_CassandraWatcher):
+    """Fires once every batch of `node` in the run has a terminal status, or when the run is stopped.
+
+    Event payload: `{"status": "success" | "failed" | "stopped", "message", "node", "run_id", "succeeded",
+    "total"}`; the message of a failure is the failing batch's error text.
+    """
+
+    def __init__(self, *, node: str, batches_total: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.node = node
+        self.batches_total = int(batches_total)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        kwargs = self._base_kwargs()
+        kwargs.update(node=self.node, batches_total=self.batches_total)
+        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        store = await self._store()
+        last = ""
+        while True:
+            events = await asyncio.to_thread(store.read_batch_history, self.run_id, self.node)
+            progress = node_progress(events, self.batches_total)
+            text = progress.describe()
+            if text != last:
+                self.log.info("%s/%s/%s: %s", self.keyspace, self.run_id, self.node, text)
+                last = text
+            if progress.done:
+                yield TriggerEvent(self._payload(progress))
+                return
+            status = await asyncio.to_thread(store.run_status, self.run_id)
+            if status is RunStatus.STOP:
+                yield TriggerEvent(self._payload(progress))
+                return
+            await asyncio.sleep(self.poll_interval)
+
+    def _payload(self, progress: NodeProgress) -> dict[str, Any]:
+        """The event of a finished node, or of an unfinished one whose run was stopped."""
+        where = f"node {self.node} of run {self.keyspace}/{self.run_id}"
+        outcome = progress.outcome
+        if outcome is NodeBatchStatus.SUCCESS:
+            status, message = "success", f"{where} succeeded: {progress.describe()}"
+        elif outcome is NodeBatchStatus.FAIL:
+            status, message = "failed", f"{where} failed: {progress.first_error}"
+        else:
+            status, message = "stopped", f"{where} stopped: the run was stopped ({progress.describe()})"
+        return {
+            "status": status,
+            "message": message,
+            "node": self.node,
+            "run_id": self.run_id,
+            "succeeded": progress.succeeded,
+            "total": progress.total,
+        }
+
+
+class CapillariesRunTrigger(_CassandraWatcher):
+    """Fires when the run is complete (every affected node finished) or stopped.
+
+    Event payload: `{"status": "success" | "failed" | "stopped", "message", "run_id", "nodes": {node: status}}`.
+    """
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return f"{type(self).__module__}.{type(self).__qualname__}", self._base_kwargs()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        store = await self._store()
+        last = ""
+        while True:
+            progress = await asyncio.to_thread(read_run_progress, store, self.run_id)
+            text = progress.describe()
+            if text != last:
+                self.log.info("%s/%s: %s", self.keyspace, self.run_id, text)
+                last = text
+            if progress.status in (RunStatus.COMPLETE, RunStatus.STOP):
+                yield TriggerEvent(run_payload(self.keyspace, self.run_id, progress))
+                return
+            await asyncio.sleep(self.poll_interval)
+
+
+def read_run_progress(store: WorkflowStore, run_id: int) -> RunProgress:
+    """Run status plus every affected node's status decided from its batch history (spec 5.6)."""
+    props = store.read_run_properties(run_id)
+    if props is None:
+        raise ValueError(f"run {run_id} does not exist in keyspace {store.ks}")
+    statuses = {}
+    for node in props.affected_nodes:
+        decided = decide_node_status(store.read_batch_history(run_id, node))
+        statuses[node] = NodeBatchStatus.NONE if decided is None else decided
+    return run_progress(store.run_status(run_id), props.affected_nodes, statuses)
+
+
+def run_payload(keyspace: str, run_id: int, progress: RunProgress) -> dict[str, Any]:
+    bad = progress.not_succeeded
+    nodes = {n: s.label for n, s in progress.nodes.items()}
+    status = "stopped" if progress.status is RunStatus.STOP else "failed" if bad else "success"
+    detail = ", ".join(f"{n}={s.label}" for n, s in bad.items())
+    message = f"run {keyspace}/{run_id} {status}" + (f" (not succeeded: {detail})" if bad else "")
+    return {"status": status, "message": message, "run_id": run_id, "nodes": nodes}
