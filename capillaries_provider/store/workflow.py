@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -122,6 +123,11 @@ class RefreshOutcome:
 
     node_status: NodeBatchStatus | None
     run_completed: bool
+
+
+def instance_id(executable_type: str, started: dt.datetime) -> str:
+    """`<hostname>/<executable type>/<process start MM-DDTHH:MM:SS.mmm>`, the `instance` column of batch rows."""
+    return f"{socket.gethostname()}/{executable_type}/{started:%m-%dT%H:%M:%S}.{started.microsecond // 1000:03d}"
 
 
 # ---------------------------------------------------------------------------------------------------------------

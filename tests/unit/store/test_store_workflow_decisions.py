@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 import pytest
 
@@ -17,6 +18,7 @@ from capillaries_provider.store.workflow import (
     decide_node_status,
     decide_run_completion,
     dominant_run_status,
+    instance_id,
     latest_batch_event,
     latest_run_status,
     node_statuses,
@@ -112,3 +114,8 @@ def test_latest_batch_event() -> None:
     events = [batch(0, S.START, 1), batch(0, S.FAIL, 4), batch(0, S.SUCCESS, 2)]
     assert latest_batch_event(events) == events[1]
     assert latest_batch_event([]) is None
+
+
+def test_instance_id_format() -> None:
+    started = dt.datetime(2026, 3, 4, 5, 6, 7, 89000, tzinfo=dt.UTC)
+    assert instance_id("capi_daemon", started) == f"{socket.gethostname()}/capi_daemon/03-04T05:06:07.089"
