@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from capillaries_provider.engine.row_text import describe_row
 from capillaries_provider.expr import (
     Accumulator,
     AggregateSpec,
@@ -141,7 +142,7 @@ class LookupJoin:
             return build_key([left[f] for f in self.lookup.join_on], self.components)
         except (KeyError, TypeError, ValueError) as e:
             raise LookupJoinError(
-                f"node {self.node}: cannot build the lookup key of left row {_show(left)}: {e}"
+                f"node {self.node}: cannot build the lookup key of left row {describe_row(left)}: {e}"
             ) from e
 
     def join_page(self, left_rows: Sequence[Row], reads: LookupReads) -> Iterator[dict[str, Value]]:
@@ -200,7 +201,8 @@ class LookupJoin:
         except ExprError as e:
             assert self.lookup.filter is not None
             raise LookupJoinError(
-                f"node {self.node}: filter {self.lookup.filter.text!r} failed for right row {_show(right)}: {e.message}"
+                f"node {self.node}: filter {self.lookup.filter.text!r} failed for right row "
+                f"{describe_row(right)}: {e.message}"
             ) from e
 
     def _pair_row(self, left: Row, right: Row) -> dict[str, Value] | None:
@@ -238,7 +240,7 @@ class LookupJoin:
             elif f.left_only is None:
                 raise LookupJoinError(
                     f"node {self.node}: field {f.name} ({f.text!r}) reads l.* but is not an aggregate, so it has no "
-                    f"value for left row {_show(left)}, which has no match in this grouped left join (as in "
+                    f"value for left row {describe_row(left)}, which has no match in this grouped left join (as in "
                     "Capillaries); use an aggregate or move the field to a non-grouped lookup"
                 )
             else:
@@ -252,7 +254,9 @@ class LookupJoin:
             raise self._field_error(f, left, e) from e
 
     def _field_error(self, f: _Field, left: Row, e: ExprError) -> LookupJoinError:
-        return LookupJoinError(f"node {self.node}: field {f.name} ({f.text!r}) for left row {_show(left)}: {e.message}")
+        return LookupJoinError(
+            f"node {self.node}: field {f.name} ({f.text!r}) for left row {describe_row(left)}: {e.message}"
+        )
 
     def _having(self, row: dict[str, Value]) -> dict[str, Value] | None:
         if self.having is None:
@@ -262,7 +266,7 @@ class LookupJoin:
         except ExprError as e:
             assert self.creator.having is not None
             raise LookupJoinError(
-                f"node {self.node}: having {self.creator.having.text!r} failed for row {_show(row)}: {e.message}"
+                f"node {self.node}: having {self.creator.having.text!r} failed for row {describe_row(row)}: {e.message}"
             ) from e
 
 
@@ -290,11 +294,3 @@ def _compile_field(f: TableField, env: Mapping[str, Mapping[str, FieldType]], gr
         keep_root_string_quotes=group,
     )
     return _Field(f.name, f.expression.text, uses_l, f.default_value, matched, left_only, None)
-
-
-def _show(row: Row) -> str:
-    shown = []
-    for k, v in list(row.items())[:4]:
-        text = repr(v)
-        shown.append(f"{k}={text if len(text) <= 60 else text[:57] + '...'}")
-    return "{" + ", ".join(shown) + (", ..." if len(row) > 4 else "") + "}"

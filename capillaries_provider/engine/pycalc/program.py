@@ -15,6 +15,7 @@ from capillaries_provider.engine.pycalc.errors import PyCalcError
 from capillaries_provider.engine.pycalc.pool import PyCalcPool
 from capillaries_provider.engine.pycalc.translate import PyCalcField, translate_fields
 from capillaries_provider.engine.pycalc.values import convert_results, encoder, type_tag
+from capillaries_provider.engine.row_text import describe_row
 from capillaries_provider.expr.types import FieldType, Value
 from capillaries_provider.script.model import PyCalcDef
 
@@ -28,19 +29,13 @@ _CHILD_FRAME = re.compile(r'^  File ".*child_main\.py", line \d+, in \w+$')
 
 def default_row_label(row: Row) -> str:
     """A short description of a row: its first few fields, values truncated."""
-    shown = [f"{k}={_short(v)}" for k, v in list(row.items())[:4]]
-    return "{" + ", ".join(shown) + (", ..." if len(row) > 4 else "") + "}"
+    return describe_row(row)
 
 
 def key_fields_label(fields: Sequence[str]) -> RowLabel:
     """A row label made of the given key fields (e.g. the fields of the node's unique index)."""
     names = tuple(fields)
-    return lambda row: "{" + ", ".join(f"{k}={_short(row.get(k))}" for k in names) + "}"
-
-
-def _short(v: object) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return lambda row: describe_row(row, names)
 
 
 class PyCalcProgram:

@@ -24,7 +24,10 @@ from capillaries_provider.engine.pycalc import (
 from capillaries_provider.expr.types import FieldType, Value
 
 UTC = dt.UTC
-CONFORMANCE_PY = Path("/work/shared/conformance/py_calc_quicktest/test/data/cfg/py_calc/py/calc_order_items_code.py")
+CONFORMANCE_PY = (
+    Path(__file__).resolve().parents[4]
+    / "shared/conformance/py_calc_quicktest/test/data/cfg/py_calc/py/calc_order_items_code.py"
+)
 
 HELPERS = """import os, sys
 
