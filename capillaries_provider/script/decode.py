@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from capillaries_provider.expr.ast import Call, Ident, Selector, field_refs, unparen
@@ -80,14 +81,28 @@ def _json_kind(v: Any) -> str:
     return "object" if isinstance(v, dict) else "null"
 
 
+@dataclass
+class DecodeGaps:
+    """Parts that failed to decode (already reported): validation skips checks that would only echo them."""
+
+    indexes: dict[str, str] = field(default_factory=dict)  # broken index name -> table that owns it
+    lookups: dict[str, str] = field(default_factory=dict)  # node with a broken lookup -> index name it names
+    processors: set[str] = field(default_factory=set)  # nodes whose custom processor is broken
+    # field lists that lost entries (bad type, missing expression...): references to the lost names are not
+    # reported again as "unknown field"
+    tables: set[str] = field(default_factory=set)  # tables (incl. those of undecodable nodes)
+    readers: set[str] = field(default_factory=set)  # nodes whose file reader columns are incomplete
+    processor_fields: set[str] = field(default_factory=set)  # nodes whose p.* outputs are incomplete
+    file_columns: set[str] = field(default_factory=set)  # table_file nodes whose columns are incomplete
+
+
 class Decoder:
     """Builds model objects from the JSON tree of one script file, appending problems to `errors`."""
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.errors: list[ScriptError] = []
-        # index name -> table of indexes whose definition is broken: lookups on them must not cascade errors
-        self.broken_indexes: dict[str, str] = {}
+        self.gaps = DecodeGaps()
 
     # ---- error helpers ----------------------------------------------------------------------------------------
 
@@ -112,7 +127,7 @@ class Decoder:
     def int_(self, obj: Mapping[str, Any], name: str, node: str | None, path: str, default: int = 0) -> int:
         v = get_key(obj, name)
         if isinstance(v, float) and not isinstance(v, bool):
-            self.err(node, path, f"expected an integer, got {v!r}")
+            self.err(node, path, f"expected integer, got number {v!r}")
             return default
         r = self._get(obj, name, node, path, (int,))
         return default if r is None else r
@@ -129,9 +144,15 @@ class Decoder:
         v = self._get(obj, name, node, path, (list,))
         return v if isinstance(v, list) else None
 
-    def enum_(self, obj: Mapping[str, Any], name: str, node: str | None, path: str, cls: Any, default: Any) -> Any:
+    def enum_(
+        self, obj: Mapping[str, Any], name: str, node: str | None, path: str, cls: Any, default: Any, required: str = ""
+    ) -> Any:
+        """An enum value; absent -> `default`, or the `required` message when that is set."""
+        raw = get_key(obj, name)
         text = self.str_(obj, name, node, path)
         if text == "":
+            if required and (is_missing(raw) or raw is None or raw == ""):
+                self.err(node, path, required)
             return default
         try:
             return cls(text)
@@ -200,6 +221,7 @@ class Decoder:
         except ValueError:
             allowed = ", ".join(t.value for t in NodeType)
             self.err(name, "type", f"unknown node type {type_text!r}, expected one of: {allowed}")
+            self._remember_undecodable_writer(raw)
             return None
         rerun = self.enum_(raw, "rerun_policy", name, "rerun_policy", RerunPolicy, RerunPolicy.RERUN)
         if ntype is NodeType.DISTINCT_TABLE and rerun is not RerunPolicy.FAIL:
@@ -225,6 +247,7 @@ class Decoder:
             raw_l = self.obj(raw, "l", name, "l")
             if raw_l is None:
                 self.err(name, "l", "table_lookup_table requires a lookup definition 'l'")
+                self.gaps.lookups[name] = ""
             else:
                 lookup = self.lookup(name, raw_l)
         custom = None
@@ -234,6 +257,8 @@ class Decoder:
                 self.err(name, "p", "table_custom_tfm_table requires a processor definition 'p'")
             else:
                 custom = self.custom_processor(name, custom_proc_type, raw_p)
+            if custom is None:
+                self.gaps.processors.add(name)
         table_creator = file_creator = None
         if writer is not None:
             if ntype.has_file_creator:
@@ -257,6 +282,18 @@ class Decoder:
             table_creator=table_creator,
             file_creator=file_creator,
         )
+
+    def _remember_undecodable_writer(self, raw: Mapping[str, Any]) -> None:
+        """A node we cannot decode still names its table and indexes; other nodes may refer to them."""
+        writer = get_key(raw, "w")
+        if not isinstance(writer, dict):
+            return
+        table = get_key(writer, "name")
+        if isinstance(table, str) and table:
+            self.gaps.tables.add(table)
+            indexes = get_key(writer, "indexes")
+            for idx in indexes if isinstance(indexes, dict) else ():
+                self.gaps.indexes[idx] = table
 
     # ---- readers ----------------------------------------------------------------------------------------------
 
@@ -295,6 +332,7 @@ class Decoder:
         raw_cols = self.obj(raw, "columns", node, "r.columns")
         if not raw_cols:
             self.err(node, "r.columns", "file reader requires at least one column")
+            self.gaps.readers.add(node)
             return None
         columns: dict[str, FileReaderColumn] = {}
         for cname, craw in raw_cols.items():
@@ -318,8 +356,11 @@ class Decoder:
                 ),
                 parquet_col_name=self.str_(cpq, "col_name", node, f"{path}.parquet.col_name"),
             )
+        if len(columns) != len(raw_cols):
+            self.gaps.readers.add(node)
         fmt = self._reader_format(node, columns)
         if fmt is None or not urls:
+            self.gaps.readers.add(node)
             return None
         return FileReader(tuple(urls), fmt, columns, csv)
 
@@ -407,15 +448,18 @@ class Decoder:
                 self.err(node, path, f"index name {iname!r} is longer than {MAX_NAME_LEN} characters")
             if not isinstance(itext, str):
                 self.err(node, path, f"index definition must be a string, got {_json_kind(itext)}")
-                self.broken_indexes[iname] = name
+                self.gaps.indexes[iname] = name
                 continue
             try:
                 unique, comps = parse_index_def(itext, {n: f.type for n, f in fields.items()})
             except KeyDefError as e:
-                self.err(node, path, e.message, e.detail)
-                self.broken_indexes[iname] = name
+                if e.unknown_field not in (raw_fields or {}):  # else the field itself is already reported
+                    self.err(node, path, e.message, e.detail)
+                self.gaps.indexes[iname] = name
                 continue
             indexes[iname] = IndexDef(iname, unique, comps, itext)
+        if len(fields) != len(raw_fields or {}):
+            self.gaps.tables.add(name)
         if not name:
             return None
         return TableCreator(
@@ -464,6 +508,8 @@ class Decoder:
                     parquet_column_name=self.str_(cpq, "column_name", node, f"{path}.parquet.column_name"),
                 )
             )
+        if len(columns) != len(raw_cols):
+            self.gaps.file_columns.add(node)
         if not columns:
             return None
         first = columns[0]
@@ -483,7 +529,8 @@ class Decoder:
         if fmt is DataFormat.PARQUET and codec not in PARQUET_CODECS:
             self.err(node, "w.parquet.codec", f"unknown codec {codec!r}, expected one of: {', '.join(PARQUET_CODECS)}")
         raw_csv = self.obj(raw, "csv", node, "w.csv") or {}
-        top = self.top(node, self.obj(raw, "top", node, "w.top"), {c.name: c.type for c in columns})
+        named = {n for c in raw_cols if isinstance(c, dict) and isinstance(n := get_key(c, "name"), str)}
+        top = self.top(node, self.obj(raw, "top", node, "w.top"), {c.name: c.type for c in columns}, named)
         return FileCreator(
             url_template=url,
             format=fmt,
@@ -494,7 +541,10 @@ class Decoder:
             parquet_codec=codec,
         )
 
-    def top(self, node: str, raw: Mapping[str, Any] | None, fields: Mapping[str, FieldType]) -> TopDef | None:
+    def top(
+        self, node: str, raw: Mapping[str, Any] | None, fields: Mapping[str, FieldType], declared: set[str]
+    ) -> TopDef | None:
+        """`w.top`; `declared` = every column name written in the script, including columns already reported."""
         if raw is None:
             return None
         limit = self.int_(raw, "limit", node, "w.top.limit")
@@ -506,7 +556,8 @@ class Decoder:
         try:
             order = parse_order(order_text, fields)
         except KeyDefError as e:
-            self.err(node, "w.top.order", e.message, e.detail)
+            if e.unknown_field not in declared:
+                self.err(node, "w.top.order", e.message, e.detail)
             return None
         return TopDef(order, order_text, limit if limit > 0 else TOP_LIMIT_MAX)
 
@@ -527,9 +578,9 @@ class Decoder:
                 join_on.append(target.name)
             elif e.parsed is not None:
                 self.err(node, "l.join_on", f"join_on items must be r.<field>, got {item.strip()!r}")
-        join_type = self.enum_(raw, "join_type", node, "l.join_type", JoinType, None)
-        if join_type is None and not self.str_(raw, "join_type", node, "l.join_type"):
-            self.err(node, "l.join_type", "lookup requires join_type 'left' or 'inner'")
+        join_type = self.enum_(
+            raw, "join_type", node, "l.join_type", JoinType, None, "lookup requires join_type 'left' or 'inner'"
+        )
         sizes = {}
         for key in ("idx_read_batch_size", "right_lookup_read_batch_size"):
             value = self.int_(raw, key, node, f"l.{key}") or 3000
@@ -538,6 +589,7 @@ class Decoder:
             sizes[key] = value
         filt = self.opt_expr(raw, "filter", node, "l.filter")
         if not index_name or join_type is None or len(join_on) == 0:
+            self.gaps.lookups[node] = index_name
             return None
         return Lookup(
             index_name=index_name,
@@ -591,6 +643,8 @@ class Decoder:
                 )
                 continue
             fields[fname] = CalculatedField(fname, ftype, expression)
+        if len(fields) != len(raw_fields):
+            self.gaps.processor_fields.add(node)
         order = self._calc_order(node, fields)
         if order is None:
             return None
@@ -656,9 +710,9 @@ class Decoder:
                 if not isinstance(rraw, dict):
                     self.err(None, rpath, f"rule must be an object, got {_json_kind(rraw)}")
                     continue
-                cmd = self.enum_(rraw, "cmd", None, f"{rpath}.cmd", DependencyCmd, None)
-                if cmd is None and not self.str_(rraw, "cmd", None, f"{rpath}.cmd"):
-                    self.err(None, f"{rpath}.cmd", "rule requires cmd: go, wait or nogo")
+                cmd = self.enum_(
+                    rraw, "cmd", None, f"{rpath}.cmd", DependencyCmd, None, "rule requires cmd: go, wait or nogo"
+                )
                 expression = self.req_expr(rraw, "expression", None, f"{rpath}.expression")
                 if cmd is not None and expression is not None:
                     rules.append(DependencyRule(cmd, expression))

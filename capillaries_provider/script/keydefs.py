@@ -24,9 +24,10 @@ MAX_STRING_LEN = 1024
 class KeyDefError(Exception):
     """A bad index definition or order expression; `detail` is the text with a caret under the fault."""
 
-    def __init__(self, message: str, text: str = "", pos: int = 0) -> None:
+    def __init__(self, message: str, text: str = "", pos: int = 0, unknown_field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.unknown_field = unknown_field
         self.detail = caret_detail(text, pos) if text else None
 
 
@@ -70,7 +71,7 @@ def _component(item: Expr, fields: Mapping[str, FieldType], text: str) -> KeyCom
     ftype = fields.get(name)
     if ftype is None:
         known = ", ".join(fields) or "none"
-        raise KeyDefError(f"unknown field {name} (known fields: {known})", text, name_node.pos)
+        raise KeyDefError(f"unknown field {name} (known fields: {known})", text, name_node.pos, unknown_field=name)
     desc = False
     ignore_case = False
     length: int | None = None

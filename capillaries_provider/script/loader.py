@@ -44,7 +44,7 @@ def load_script_text(
     decoder = Decoder(file)
     script = decoder.script(tree)
     errors = decoder.errors
-    validate(script, errors, decoder.broken_indexes)
+    validate(script, errors, decoder.gaps)
     if errors:
         raise ScriptValidationError(errors)
     return script

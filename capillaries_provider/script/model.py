@@ -356,13 +356,21 @@ class Script:
 
     @cached_property
     def table_creators(self) -> dict[str, str]:
-        """Table name -> name of the node that creates it."""
-        return {n.table_creator.name: n.name for n in self.nodes.values() if n.table_creator}
+        """Table name -> name of the node that creates it (the first one, should validation find duplicates)."""
+        out: dict[str, str] = {}
+        for n in self.nodes.values():
+            if n.table_creator:
+                out.setdefault(n.table_creator.name, n.name)
+        return out
 
     @cached_property
     def index_owners(self) -> dict[str, str]:
-        """Index name -> name of the node whose table carries it."""
-        return {idx: n.name for n in self.nodes.values() if n.table_creator for idx in n.table_creator.indexes}
+        """Index name -> name of the node whose table carries it (the first one, as for tables)."""
+        out: dict[str, str] = {}
+        for n in self.nodes.values():
+            for idx in n.table_creator.indexes if n.table_creator else ():
+                out.setdefault(idx, n.name)
+        return out
 
     def creator_of(self, table: str) -> Node:
         """The node that creates `table` (KeyError if none)."""

@@ -6,12 +6,13 @@ type; the expression checker finds the same type errors statically. Errors are c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
+from capillaries_provider.expr.ast import field_refs
 from capillaries_provider.expr.checker import check
 from capillaries_provider.expr.errors import ExprError
 from capillaries_provider.expr.types import FieldType
-from capillaries_provider.script.decode import py_calc_refs
+from capillaries_provider.script.decode import DecodeGaps, py_calc_refs
 from capillaries_provider.script.errors import ScriptError, caret_detail
 from capillaries_provider.script.graph import find_cycle
 from capillaries_provider.script.model import (
@@ -31,10 +32,11 @@ UNIQUENESS_ONLY_MARKER = "to_check_uniq"
 class Validator:
     """Runs every cross-node rule over a decoded script, appending to `errors`."""
 
-    def __init__(self, script: Script, errors: list[ScriptError], broken_indexes: Mapping[str, str]) -> None:
+    def __init__(self, script: Script, errors: list[ScriptError], gaps: DecodeGaps) -> None:
         self.script = script
         self.errors = errors
-        self.broken_indexes = broken_indexes  # index -> table, for indexes already reported as malformed
+        self.gaps = gaps
+        self.incomplete: frozenset[str] = frozenset()  # of the node being checked, see incomplete_aliases
 
     def err(self, node: str | None, key: str | None, message: str, detail: str | None = None) -> None:
         self.errors.append(ScriptError(message, file=self.script.file, node=node, key=key, detail=detail))
@@ -77,13 +79,19 @@ class Validator:
 
     def references(self, node: Node) -> None:
         script = self.script
-        if node.table_reader is not None and node.table_reader.table not in script.table_creators:
-            self.err(node.name, "r.table", f"unknown table {node.table_reader.table}: no node creates it")
+        reader_table = node.table_reader.table if node.table_reader is not None else None
+        if (
+            reader_table is not None
+            and reader_table not in script.table_creators
+            and reader_table not in self.gaps.tables
+        ):
+            self.err(node.name, "r.table", f"unknown table {reader_table}: no node creates it")
         if node.dependency_policy and node.dependency_policy not in script.dependency_policies:
             self.err(node.name, "dependency_policy", f"unknown dependency policy {node.dependency_policy}")
         if node.type is NodeType.DISTINCT_TABLE and node.table_creator is not None:
             uniques = [i.name for i in node.table_creator.indexes.values() if i.unique]
-            if len(uniques) != 1:
+            broken = node.table_creator.name in self.gaps.indexes.values()
+            if len(uniques) != 1 and not (broken and not uniques):
                 self.err(
                     node.name,
                     "w.indexes",
@@ -94,7 +102,7 @@ class Validator:
         lookup = node.lookup
         if lookup is None:
             return
-        if lookup.index_name in self.broken_indexes:
+        if lookup.index_name in self.gaps.indexes:
             return
         if lookup.index_name not in script.index_owners:
             self.err(node.name, "l.index_name", f"unknown index {lookup.index_name}: no node defines it")
@@ -109,7 +117,7 @@ class Validator:
             )
             return
         reader = script.reader_fields(node)
-        if node.table_reader is None or node.table_reader.table not in script.table_creators:
+        if "r" in self.incomplete_aliases(node):
             return
         for field, comp in zip(lookup.join_on, index.components, strict=True):
             ftype = reader.get(field)
@@ -125,6 +133,7 @@ class Validator:
 
     def unused_indexes(self) -> None:
         used = {n.lookup.index_name for n in self.script.nodes.values() if n.lookup is not None}
+        used |= set(self.gaps.lookups.values())
         for node in self.script.nodes.values():
             if node.table_creator is None:
                 continue
@@ -161,16 +170,38 @@ class Validator:
             key=key,
             allow_aggregates=allow_aggregates,
             allow_wfmodel=allow_wfmodel,
+            incomplete=self.incomplete,
         )
         if error is not None:
             self.errors.append(error)
+
+    def incomplete_aliases(self, node: Node) -> frozenset[str]:
+        """Aliases whose field list is known to be incomplete because of an error reported elsewhere."""
+        gaps, script = self.gaps, self.script
+        out = set()
+        reader = node.table_reader
+        if node.name in gaps.readers or (
+            reader is not None and (reader.table in gaps.tables or reader.table not in script.table_creators)
+        ):
+            out.add("r")
+        lookup = node.lookup
+        if lookup is not None:
+            owner = gaps.indexes.get(lookup.index_name) or script.lookup_table(node)
+            if owner is None or owner in gaps.tables:
+                out.add("l")
+        if node.name in gaps.processor_fields:
+            out.add("p")
+        if (node.target_table in gaps.tables) or node.name in gaps.file_columns:
+            out.add("w")
+        return frozenset(out)
 
     def expressions(self, node: Node) -> None:
         script = self.script
         r = script.reader_fields(node)
         name = node.name
+        self.incomplete = self.incomplete_aliases(node)
         creator = node.table_creator
-        if creator is not None:
+        if creator is not None and name not in self.gaps.lookups and name not in self.gaps.processors:
             env: dict[str, Mapping[str, FieldType]] = {"r": r}
             grouped = False
             if node.lookup is not None:
@@ -182,6 +213,7 @@ class Validator:
                 self.check_expr(
                     f.expression, env, f.type, name, f"w.fields.{f.name}.expression", allow_aggregates=grouped
                 )
+        if creator is not None:
             self.check_expr(creator.having, {"w": creator.field_types}, FieldType.BOOL, name, "w.having")
         if node.file_creator is not None:
             for c in node.file_creator.columns:
@@ -197,11 +229,12 @@ class Validator:
                 self.check_expr(crit, {"r": r}, FieldType.BOOL, name, f"p.tag_criteria.{tag}")
         if isinstance(proc, PyCalcDef):
             self.py_calc_refs(node, proc, r)
+        self.incomplete = frozenset()
 
     def lookup_fields(self, node: Node) -> Mapping[str, FieldType]:
         """`l.*` fields, also for a lookup on an index whose (already reported) definition is broken."""
         assert node.lookup is not None
-        table = self.broken_indexes.get(node.lookup.index_name)
+        table = self.gaps.indexes.get(node.lookup.index_name)
         if table is not None and table in self.script.table_creators:
             return self.script.creator_of(table).table_creator.field_types  # type: ignore[union-attr]
         return self.script.lookup_fields(node)
@@ -214,7 +247,7 @@ class Validator:
                 known = r if alias == "r" else proc.calculated_fields if alias == "p" else None
                 if known is None:
                     self.err(node.name, key, f"unknown field {alias}.{field}: py_calc may use only r.* and p.*")
-                elif field not in known:
+                elif field not in known and alias not in self.incomplete:
                     self.err(node.name, key, f"unknown field {alias}.{field}")
 
     # ---- dependency policies ----------------------------------------------------------------------------------
@@ -237,10 +270,17 @@ def expression_error(
     key: str,
     allow_aggregates: bool = False,
     allow_wfmodel: bool = False,
+    incomplete: Collection[str] = (),
 ) -> ScriptError | None:
-    """Type-check one expression against `env`; the error (with caret) if it is wrong or not of `expected` type."""
+    """Type-check one expression against `env`; the error (with caret) if it is wrong or not of `expected` type.
+
+    Expressions that use a field missing from an `incomplete` alias are skipped: the field's own definition
+    failed and was reported already.
+    """
     if expr is None or expr.parsed is None:
         return None  # absent, or its syntax error is already reported
+    if incomplete and any(a in incomplete and f not in env.get(a, {}) for a, f in field_refs(expr.parsed)):
+        return None
     try:
         got = check(expr.parsed, env, allow_aggregates=allow_aggregates, allow_wfmodel=allow_wfmodel)
     except ExprError as e:
@@ -251,6 +291,6 @@ def expression_error(
     return None
 
 
-def validate(script: Script, errors: list[ScriptError], broken_indexes: Mapping[str, str] | None = None) -> None:
-    """Append every cross-node problem of `script` to `errors` (`broken_indexes`: see Decoder)."""
-    Validator(script, errors, broken_indexes or {}).run()
+def validate(script: Script, errors: list[ScriptError], gaps: DecodeGaps | None = None) -> None:
+    """Append every cross-node problem of `script` to `errors`; `gaps` are parts the decoder already reported."""
+    Validator(script, errors, gaps or DecodeGaps()).run()

@@ -1,7 +1,8 @@
 """Every script under invalid/ must fail to load with the errors listed in its expected.txt.
 
 expected.txt lines: `node | key | message fragment [| token under the caret]`; `-` = the error names no node/key.
-All listed errors must be reported by one load (the loader collects errors instead of stopping at the first).
+All listed errors, and only those, must be reported by one load: the loader collects errors instead of stopping
+at the first, and a broken part must not cascade into follow-up errors elsewhere.
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ def test_invalid_script(case: Path) -> None:
     with pytest.raises(ScriptValidationError) as info:
         load_script(str(script), str(params) if params.exists() else None)
     errors = info.value.errors
-    for exp in _expected(case):
+    expected = _expected(case)
+    # exactly the listed errors: a broken part must not cascade into follow-up errors elsewhere
+    assert len(errors) == len(expected), str(info.value)
+    for exp in expected:
         found = [e for e in errors if exp.matches(e)]
         assert found, f"expected {exp} among:\n{info.value}"
         assert any(exp.caret_position_ok(e) for e in found), f"caret not under {exp.caret_token!r}:\n{found[0]}"

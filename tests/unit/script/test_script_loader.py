@@ -94,7 +94,7 @@ def test_null_means_absent() -> None:
 def test_float_is_not_an_int_in_json_but_integral_float_is_in_yaml() -> None:
     doc = _base()
     doc["nodes"]["order_totals"]["r"]["expected_batches_total"] = 4.0
-    with pytest.raises(ScriptValidationError, match="expected an integer, got 4.0"):
+    with pytest.raises(ScriptValidationError, match="expected integer, got number 4.0"):
         _load(doc)
     # YAML goes through Go's YAML->JSON round trip, where 4.0 is written as 4
     assert _load(doc, fmt="yaml").nodes["order_totals"].table_reader.expected_batches_total == 4
