@@ -80,8 +80,12 @@ class PyCalcProgram:
         *,
         timeout_s: float | None = None,
         row_label: RowLabel = default_row_label,
+        row_offset: int = 0,
     ) -> list[dict[str, Value]]:
-        """The `p.*` values of every row, in row order; PyCalcError (or PyCalcTimeoutError) otherwise."""
+        """The `p.*` values of every row, in row order; PyCalcError (or PyCalcTimeoutError) otherwise.
+
+        `row_offset` is the batch position of the first row, so that errors number rows within the batch.
+        """
         if not rows:
             return []
         timeout = timeout_s if timeout_s is not None else pool.settings.execution_timeout_ms / 1000
@@ -96,7 +100,7 @@ class PyCalcProgram:
             raise PyCalcError(f"node {self.node}: py_calc child returned a malformed answer")
         out: list[dict[str, Value]] = []
         errors: list[str] = []
-        for i, (row, result) in enumerate(zip(rows, results, strict=True)):
+        for i, (row, result) in enumerate(zip(rows, results, strict=True), start=row_offset):
             if result[0] == 0:
                 values, field, message = convert_results(self.output_types, result[1])
                 if not message:
