@@ -13,10 +13,9 @@ from typing import Generic, TypeVar
 
 from capillaries_provider.expr.keys import KeyComponent, build_key
 from capillaries_provider.expr.types import Value
+from capillaries_provider.script.model import TOP_LIMIT_MAX
 
 T = TypeVar("T")
-
-TOP_LIMIT_MAX = 5_000_000
 
 
 class _Largest(Generic[T]):
@@ -41,6 +40,7 @@ class TopRows(Generic[T]):
     """
 
     def __init__(self, limit: int) -> None:
+        """`limit` <= 0 means the maximum, as `w.top.limit` does."""
         self.limit = TOP_LIMIT_MAX if limit <= 0 else limit
         self._seq = 0
         self._items: list[tuple[str, int, T]] = []
