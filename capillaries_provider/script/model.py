@@ -2,7 +2,8 @@
 
 Everything downstream (engine, store, DAG factory) works from these objects and never looks at raw JSON again.
 A `Script` is only handed out by the loader once validation found no errors, so consumers may rely on every
-reference (tables, indexes, policies) resolving.
+reference (tables, indexes, policies) resolving. Objects that hold name -> part maps (Script, Node, readers,
+creators, processors) compare and hash by identity, so they can key caches; leaf objects compare by value.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ class FileReaderColumn:
     parquet_col_name: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FileReader:
     """`r` of file_table (spec 1.5). One url = one batch."""
 
@@ -177,7 +178,7 @@ class IndexDef:
     text: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TableCreator:
     """`w` of table-writing nodes (spec 1.6)."""
 
@@ -260,7 +261,7 @@ class CalculatedField:
     expression: Expression
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PyCalcDef:
     """`p` of a py_calc node (spec 7.1). `calc_order` is the dependency order of the calculated fields."""
 
@@ -273,7 +274,7 @@ class PyCalcDef:
         return {name: f.type for name, f in self.calculated_fields.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TagAndDenormalizeDef:
     """`p` of a tag_and_denormalize node (spec 7.2): inline criteria, or a URL fetched when the node runs."""
 
@@ -320,7 +321,7 @@ class DependencyPolicy:
 # ---- nodes and script -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Node:
     """One script node (spec 1.3); exactly the parts its type has are set."""
 
@@ -346,7 +347,7 @@ class Node:
         return self.table_creator.name if self.table_creator else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Script:
     """A loaded script: nodes and dependency policies in file order, plus name indexes used everywhere."""
 
