@@ -18,9 +18,7 @@ DEFAULT_VALUE_LAYOUT = "2006-01-02T15:04:05.000-07:00"
 
 def parse_default_value(ftype: FieldType, text: str | None) -> Value:
     """The value an unmatched left-join row gets for a field; absent/empty -> the type's zero value."""
-    if text is None:
-        return to_cassandra_decimal(Decimal(0)) if ftype is FieldType.DECIMAL2 else ftype.zero()
-    text = text.strip()
+    text = (text or "").strip()
     if ftype is FieldType.STRING:
         return text
     if text == "":
