@@ -13,13 +13,13 @@ precision 17 and the footer is patched on close (`parquet_footer`).
 from __future__ import annotations
 
 import datetime as _dt
+import struct
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -62,12 +62,16 @@ def arrow_codec(codec: str) -> str:
 
 
 def _decimal_array(values: Sequence[Value]) -> pa.Array:
-    """decimal128 built from IntPart(v*100) directly, because Go stores that int64 even beyond the precision."""
-    unscaled = np.array([parquet_decimal_unscaled(v) for v in values], dtype=np.int64)  # type: ignore[arg-type]
-    words = np.empty(len(unscaled) * 2, dtype=np.int64)
-    words[0::2] = unscaled
-    words[1::2] = np.where(unscaled < 0, -1, 0)
-    return pa.Array.from_buffers(_ARROW_TYPES[FieldType.DECIMAL2], len(unscaled), [None, pa.py_buffer(words.tobytes())])
+    """decimal128 built from IntPart(v*100) directly, because Go stores that int64 even beyond the precision.
+
+    A decimal128 slot is a little-endian 128-bit integer: the int64 followed by its sign extension.
+    """
+    words: list[int] = []
+    for v in values:
+        unscaled = parquet_decimal_unscaled(v)  # type: ignore[arg-type]
+        words += (unscaled, -1 if unscaled < 0 else 0)
+    buffer = pa.py_buffer(struct.pack(f"<{len(words)}q", *words))
+    return pa.Array.from_buffers(_ARROW_TYPES[FieldType.DECIMAL2], len(values), [None, buffer])
 
 
 def _millis(t: _dt.datetime) -> int | None:
