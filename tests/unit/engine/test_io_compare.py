@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from capillaries_provider.engine.compare import (
     exact_lines_ws,
@@ -91,3 +96,25 @@ def test_parquet_logical(tmp_path: Path) -> None:
     assert "produced type float, expected decimal2" in parquet_logical(typed, base).message
     nan = parquet(tmp_path / "n.parquet", [["a", Decimal("1.5"), T0, float("nan")]])
     assert not parquet_logical(nan, nan).ok  # Go compares floats with !=
+
+
+@pytest.mark.skipif(shutil.which("diff") is None, reason="GNU diff not installed")
+def test_exact_lines_ws_agrees_with_gnu_diff_b(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    alphabet = [b"a", b"b", b" ", b"  ", b"\t", b"\r", b"\n", b"\n", b"\r\n", b"\x0b", b"\x0c"]
+    left, right = tmp_path / "a", tmp_path / "b"
+    disagreements = []
+    for _ in range(300):
+        a = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+        if rng.random() < 0.6:  # mostly whitespace perturbations of the same text
+            b = a.replace(b" ", rng.choice([b" ", b"  ", b"\t", b""]), 1).replace(
+                b"\r", rng.choice([b"", b"\r", b" "]), 1
+            )
+        else:
+            b = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+        left.write_bytes(a)
+        right.write_bytes(b)
+        gnu = subprocess.run(["diff", "-b", str(left), str(right)], capture_output=True, check=False).returncode == 0
+        if exact_lines_ws(left, right).ok != gnu:
+            disagreements.append((a, b, gnu))
+    assert not disagreements, disagreements[:5]
