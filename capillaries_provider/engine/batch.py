@@ -97,7 +97,8 @@ class BatchProcessor:
         if run_status is RunStatus.NONE:
             return self._finish(task, None, BatchStatus.FAIL, f"run {task.run_id} was never started in {task.ks}")
         if run_status is RunStatus.STOP:
-            return self._finish(task, None, BatchStatus.STOPRECEIVED, f"run {task.run_id} was stopped")
+            # The script is only needed to release the downstream nodes, which then record stopreceived too.
+            return self._finish(task, self._script_or_none(task), BatchStatus.STOPRECEIVED, "run was stopped")
         if run_status is not RunStatus.START:
             return _ack(None, f"run {task.run_id} is already {run_status.label}")
 
@@ -174,6 +175,12 @@ class BatchProcessor:
             log.info("%s failed: %s", task.full_id, exc)
             return self._finish(task, script, BatchStatus.FAIL, f"{task.full_id}: {_describe(exc)}")
         return self._finish(task, script, BatchStatus.SUCCESS, stats.comment())
+
+    def _script_or_none(self, task: BatchTask) -> Script | None:
+        try:
+            return self.scripts(task.script_url, task.script_params_url)
+        except ScriptLoadError:
+            return None
 
     def _finish(self, task: BatchTask, script: Script | None, status: BatchStatus, comment: str) -> BatchOutcome:
         """Record the batch's final status, then refresh node and run."""

@@ -101,6 +101,19 @@ def test_stopped_run_marks_batch_stopreceived() -> None:
     assert calls == []
 
 
+def test_stop_releases_downstream_nodes_so_they_record_the_stop_too() -> None:
+    be = started()
+    be.set_run_status(KS, 1, RunStatus.STOP, "stop")
+    p = processor(be)
+    p.process(task("read", 0))
+    p.process(task("read", 1))
+    assert [(t.target_node, t.batch_idx) for t in be.published] == [("calc", 0), ("calc", 1)]
+    for t in be.published:
+        assert p.process(t).recorded is BatchStatus.STOPRECEIVED
+    assert be.node_statuses(KS, 1) == {"read": BatchStatus.STOPRECEIVED, "calc": BatchStatus.STOPRECEIVED}
+    assert be.run_status(KS, 1) is RunStatus.STOP
+
+
 def test_complete_run_acks_without_recording() -> None:
     be = started()
     be.set_run_status(KS, 1, RunStatus.COMPLETE, "")
