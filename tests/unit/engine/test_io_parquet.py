@@ -250,3 +250,12 @@ def test_out_of_range_datetime_names_file_column_and_rows(tmp_path: Path) -> Non
     pq.write_table(pa.table({"t": pa.array([0, far], pa.timestamp("us"))}), path)
     with pytest.raises(ParquetReadError, match=r"far.parquet: column 't', rows 0..1"):
         read_all(path, ["t"])
+
+
+def test_empty_output_is_a_valid_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.parquet"
+    with ParquetFileWriter(path, ALL_COLUMNS):
+        pass
+    pf = pq.ParquetFile(path)
+    assert pf.metadata.num_rows == 0 and pf.metadata.created_by == "capillaries"
+    assert read_all(path, [n for n, _ in ALL_COLUMNS]) == []
