@@ -35,6 +35,7 @@ from capillaries_provider.queue.message import BatchMessage
 from capillaries_provider.queue.publisher import Publisher, PublishError
 from capillaries_provider.script.model import TableCreator
 from capillaries_provider.store import reader
+from capillaries_provider.store.distinct_writer import DistinctRowWriter
 from capillaries_provider.store.errors import is_transient
 from capillaries_provider.store.session import close, connect, ensure_keyspace, prepare_cached, validate_keyspace_name
 from capillaries_provider.store.tables import IndexSpec, TableSpec, create_run_tables, run_table_name
@@ -305,6 +306,12 @@ class CassandraBackend:
 
     def row_writer(self, ks: str, creator: TableCreator, run_id: int, batch_idx: int) -> RowWriter:
         return RowWriter(
+            self.session, ks, table_spec(creator), run_id, batch_idx, concurrency=self.cassandra.writer_concurrency
+        )
+
+    def distinct_writer(self, ks: str, creator: TableCreator, run_id: int, batch_idx: int) -> DistinctRowWriter:
+        """Writes of a distinct_table batch (engine/distinct.py's DistinctStore)."""
+        return DistinctRowWriter(
             self.session, ks, table_spec(creator), run_id, batch_idx, concurrency=self.cassandra.writer_concurrency
         )
 
