@@ -20,7 +20,7 @@ from capillaries_provider.expr.types import FieldType
 from capillaries_provider.store.session import close, connect, drop_keyspace, ensure_keyspace
 from capillaries_provider.store.tables import IndexSpec, TableSpec, create_run_tables
 from capillaries_provider.store.values import datetime_to_ms
-from capillaries_provider.store.writer import RowWriter, make_rowid
+from capillaries_provider.store.writer import STATEMENTS_PER_BATCH, RowWriter, make_rowid
 
 FIELDS = {
     "id": FieldType.INT,
@@ -59,14 +59,17 @@ def main(n: int) -> None:
     ensure_keyspace(session, ks, settings.replication)
     try:
         data = rows(n)
-        create_run_tables(session, ks, 1, [TableSpec("bench", FIELDS, (INDEX,))])
-        create_run_tables(session, ks, 2, [TableSpec("bench", FIELDS, (INDEX,))])
+        spec = TableSpec("bench", FIELDS, (INDEX,))
+        for run_id in (1, 2, 3):
+            create_run_tables(session, ks, run_id, [spec])
 
-        start = time.perf_counter()
-        with RowWriter(session, ks, TableSpec("bench", FIELDS, (INDEX,)), 1, 0, concurrency=64) as w:
-            for r in data:
-                w.write(r)
-        writer_s = time.perf_counter() - start
+        timings = {}
+        for run_id, per_batch in ((1, STATEMENTS_PER_BATCH), (3, 1)):
+            start = time.perf_counter()
+            with RowWriter(session, ks, spec, run_id, 0, concurrency=64, statements_per_batch=per_batch) as w:
+                for r in data:
+                    w.write(r)
+            timings[per_batch] = time.perf_counter() - start
 
         cols = ", ".join(FIELDS)
         data_stmt = session.prepare(
@@ -97,7 +100,8 @@ def main(n: int) -> None:
         execute_concurrent_with_args(session, idx_stmt, idx_params, concurrency=64)
         baseline_s = time.perf_counter() - start
 
-        print(f"rows={n} RowWriter: {writer_s:.2f} s = {n / writer_s:,.0f} rows/s")
+        for per_batch, secs in timings.items():
+            print(f"rows={n} RowWriter statements_per_batch={per_batch}: {secs:.2f} s = {n / secs:,.0f} rows/s")
         print(f"rows={n} execute_concurrent_with_args: {baseline_s:.2f} s = {n / baseline_s:,.0f} rows/s")
     finally:
         drop_keyspace(session, ks)

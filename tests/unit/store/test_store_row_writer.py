@@ -1,4 +1,8 @@
-"""RowWriter behaviour with a fake driver session: window bound, retries, error reporting, distinct mode."""
+"""RowWriter behaviour with a fake driver session: window bound, retries, error reporting, distinct mode.
+
+The fake cannot build driver batches, so these run with `statements_per_batch=1`; batching is covered by the
+integration tests.
+"""
 
 from __future__ import annotations
 
@@ -98,7 +102,7 @@ def test_rowids_are_batch_and_sequence() -> None:
 
 def test_statements_and_window_bound() -> None:
     session = FakeSession(ok, latency_s=0.005)
-    with RowWriter(session, "ks", SPEC, 7, 2, concurrency=4) as w:  # type: ignore[arg-type]
+    with RowWriter(session, "ks", SPEC, 7, 2, concurrency=4, statements_per_batch=1) as w:  # type: ignore[arg-type]
         ids = [w.write({"id": i, "name": f"n{i}"}) for i in range(40)]
     stats = w.flush()
     assert ids == [make_rowid(2, i) for i in range(40)]
@@ -120,7 +124,7 @@ def test_transient_errors_are_retried() -> None:
             raise OperationTimedOut("timed out")
         return ok(cql, params)
 
-    with RowWriter(FakeSession(flaky), "ks", SPEC, 1, 0) as w:  # type: ignore[arg-type]
+    with RowWriter(FakeSession(flaky), "ks", SPEC, 1, 0, statements_per_batch=1) as w:  # type: ignore[arg-type]
         w.write({"id": 1, "name": "a"})
     assert w.flush().retries == 2
 
@@ -131,7 +135,7 @@ def test_permanent_error_names_table_rowid_and_row() -> None:
             raise InvalidRequest("Undefined column name name")
         return ok(cql, params)
 
-    w = RowWriter(FakeSession(broken), "ks", SPEC, 1, 0)  # type: ignore[arg-type]
+    w = RowWriter(FakeSession(broken), "ks", SPEC, 1, 0, statements_per_batch=1)  # type: ignore[arg-type]
     with pytest.raises(RowWriteError) as info:  # raised by flush() or, once the error is known, by write()
         for i in range(4):
             w.write({"id": i, "name": f"n{i}"})
@@ -144,7 +148,7 @@ def test_permanent_error_names_table_rowid_and_row() -> None:
 
 
 def test_bad_value_fails_immediately_with_field_context() -> None:
-    w = RowWriter(FakeSession(ok), "ks", SPEC, 1, 0)  # type: ignore[arg-type]
+    w = RowWriter(FakeSession(ok), "ks", SPEC, 1, 0, statements_per_batch=1)  # type: ignore[arg-type]
     with pytest.raises(RowWriteError, match="KeyError: 'name'"):
         w.write({"id": 1})
 
@@ -162,13 +166,15 @@ def unique_taken_by(owner: Callable[[str], int | None]) -> Responder:
 
 def test_duplicate_unique_key_raises_but_own_rowid_is_accepted() -> None:
     key_of_1 = "0" + "1".zfill(20)
-    w = RowWriter(FakeSession(unique_taken_by(lambda k: 555 if k == key_of_1 else None)), "ks", SPEC, 1, 0)  # type: ignore[arg-type]
+    w = RowWriter(
+        FakeSession(unique_taken_by(lambda k: 555 if k == key_of_1 else None)), "ks", SPEC, 1, 0, statements_per_batch=1
+    )  # type: ignore[arg-type]
     w.write({"id": 1, "name": "a"})
     with pytest.raises(DuplicateKeyError) as info:
         w.flush()
     assert (info.value.key, info.value.existing_rowid, info.value.new_rowid) == (key_of_1, 555, 0)
 
-    w = RowWriter(FakeSession(unique_taken_by(lambda k: 0)), "ks", SPEC, 1, 0)  # type: ignore[arg-type]
+    w = RowWriter(FakeSession(unique_taken_by(lambda k: 0)), "ks", SPEC, 1, 0, statements_per_batch=1)  # type: ignore[arg-type]
     w.write({"id": 1, "name": "a"})
     assert w.flush().data_inserts == 1
 
@@ -176,7 +182,7 @@ def test_duplicate_unique_key_raises_but_own_rowid_is_accepted() -> None:
 def test_distinct_mode_writes_first_row_per_key_only() -> None:
     taken = "0" + "7".zfill(20)  # id 7 already owned by another batch's row
     session = FakeSession(unique_taken_by(lambda k: 99 if k == taken else None))
-    with RowWriter(session, "ks", SPEC, 1, 0, distinct=True) as w:  # type: ignore[arg-type]
+    with RowWriter(session, "ks", SPEC, 1, 0, distinct=True, statements_per_batch=1) as w:  # type: ignore[arg-type]
         for i in [1, 2, 1, 7, 2, 3]:
             w.write({"id": i, "name": f"n{i}"})
     stats = w.flush()
