@@ -1,9 +1,8 @@
 """table_custom_tfm_table (spec 6.5): a custom processor turns each page of rows into `{r, p}` var maps, then
 `w.fields` / `having` / insert as in table_table.
 
-py_calc (spec 7.1) computes `p.*` in a child Python process of this worker's pool, one request per page (the
-page is the unit Go gave one interpreter, and what `execution_timeout` bounds); tag_and_denormalize (spec 7.2)
-emits one var map per matching tag.
+py_calc (spec 7.1) computes `p.*` in a child Python process of this worker's pool, one request per page, each row
+bounded by `execution_timeout`; tag_and_denormalize (spec 7.2) emits one var map per matching tag.
 """
 
 from __future__ import annotations

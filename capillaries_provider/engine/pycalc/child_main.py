@@ -11,8 +11,11 @@ request is one page:
     {"code": <user Python>, "fields": [[name, python_expression], ...] in calculation order,
      "r_fields": [[name, tag], ...], "rows": [[value, ...], ...]}
 
-and the answer is `{"rows": [[0, <json.dumps of the p.* values>] | [1, <field or "">, <traceback>], ...]}` or, when
-the page cannot run at all, `{"error": <kind>, "message": <text>}`.
+with `"row_timeout_s"`, and the answer is one frame per row, `{"row": [0, <json.dumps of the p.* values>]}` or
+`{"row": [1, <field or "">, <traceback>]}`, then `{"end": true}`; or, when the page cannot run at all, a single
+`{"error": <kind>, "message": <text>}`. Each row (and the module code) runs under a SIGALRM budget of
+`row_timeout_s`: overrunning raises RowTimeout inside the user code, which fails that row only. Streaming row by
+row lets the parent bound every row and kill a child whose code ignored the alarm.
 
 Semantics kept from Go's generated program: the user code runs once per page at module level; each row then sets
 globals `r_<field>` and evaluates `p_<field> = <expression>` in order in those same globals; any exception of a row,
@@ -26,6 +29,7 @@ import builtins
 import hashlib
 import json
 import os
+import signal
 import struct
 import sys
 import traceback
@@ -109,36 +113,69 @@ def _compile_page(request: dict[str, Any], codes: dict[str, Any]) -> tuple[Any, 
     return code, fields
 
 
-def _run_rows(request: dict[str, Any], code: Any, fields: list[tuple[str, Any]]) -> dict[str, Any]:
+class RowTimeout(BaseException):
+    """Raised into user code when a row exceeds its time budget (a BaseException: `except Exception` won't hide it)."""
+
+
+_budget_text = ""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise RowTimeout(_budget_text)
+
+
+class _Budget:
+    """Arms SIGALRM for `seconds` while a row (or the module code) runs."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __enter__(self) -> None:
+        global _budget_text
+        if self.seconds > 0:
+            _budget_text = f"the row took longer than {self.seconds * 1000:.0f} ms (execution_timeout)"
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc: object) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _run_rows(wfd: int, request: dict[str, Any], code: Any, fields: list[tuple[str, Any]]) -> None:
+    budget = _Budget(float(request.get("row_timeout_s", 0)))
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     try:
-        exec(code, namespace)
+        with budget:
+            exec(code, namespace)
     except BaseException:
-        return {"error": "code", "message": traceback.format_exc()}
+        _write_frame(wfd, {"error": "code", "message": traceback.format_exc()})
+        return
     r_fields = [("r_" + name, _CONVERT[tag]) for name, tag in request["r_fields"]]
     names = [name for name, _ in fields]
-    out: list[list[Any]] = []
     for row in request["rows"]:
         current = ""
         try:
-            for i, (var, convert) in enumerate(r_fields):
-                namespace[var] = convert(row[i])
-            for name, expr in fields:
-                current = name
-                namespace["p_" + name] = eval(expr, namespace)
-            current = ""
-            out.append([0, json.dumps({name: namespace["p_" + name] for name in names})])
+            with budget:
+                for i, (var, convert) in enumerate(r_fields):
+                    namespace[var] = convert(row[i])
+                for name, expr in fields:
+                    current = name
+                    namespace["p_" + name] = eval(expr, namespace)
+                current = ""
+                result: list[Any] = [0, json.dumps({name: namespace["p_" + name] for name in names})]
         except BaseException:
-            out.append([1, current, traceback.format_exc()])
-    return {"rows": out}
+            result = [1, current, traceback.format_exc()]
+        _write_frame(wfd, {"row": result})
+    _write_frame(wfd, {"end": True})
 
 
-def _handle(request: dict[str, Any], codes: dict[str, Any]) -> dict[str, Any]:
+def _handle(wfd: int, request: dict[str, Any], codes: dict[str, Any]) -> None:
+    """Answer one page: a frame per row, then `end`; or a single `error` frame when the page cannot run."""
     try:
         code, fields = _compile_page(request, codes)
     except BaseException:
-        return {"error": "compile", "message": traceback.format_exc()}
-    return _run_rows(request, code, fields)
+        _write_frame(wfd, {"error": "compile", "message": traceback.format_exc()})
+        return
+    _run_rows(wfd, request, code, fields)
 
 
 def main() -> None:
@@ -154,13 +191,14 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
+    signal.signal(signal.SIGALRM, _on_alarm)
     _write_frame(wfd, {"ready": True, "python": sys.version.split()[0]})
     codes: dict[str, Any] = {}
     while True:
         request = _read_frame(rfd)
         if request is None:
             return
-        _write_frame(wfd, _handle(request, codes))
+        _handle(wfd, request, codes)
         sys.stdout.flush()
 
 

@@ -8,4 +8,4 @@ class PyCalcError(Exception):
 
 
 class PyCalcTimeoutError(PyCalcError):
-    """A page did not finish within execution_timeout; its child process was killed."""
+    """A row ran past execution_timeout and did not stop when interrupted; its child process was killed."""

@@ -1,9 +1,10 @@
 """Long-lived py_calc child processes, one pool per worker process (DESIGN: user Python runs out of process).
 
 Go started one interpreter per page and never enforced its timeout (spec quirk 12). Here a child lives as long as
-it behaves: each request gets a deadline; a child that misses it, dies (e.g. `os._exit` in user code, the memory
-limit) or breaks the protocol is killed with its whole process group and simply not reused, so the next request
-starts a fresh one. Children get a minimal environment and an address-space limit (see settings.py).
+it behaves: it answers a page row by row and each answer must arrive in time (the child interrupts an overrunning
+row itself); a child that misses the deadline anyway, dies (e.g. `os._exit` in user code, the memory limit) or
+breaks the protocol is killed with its whole process group and simply not reused, so the next request starts a
+fresh one. Children get a minimal environment and an address-space limit (see settings.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class _Child:
 
     def __init__(self, settings: PyCalcSettings) -> None:
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in kill()
+        self._buf = bytearray()
         argv = [
             settings.interpreter_path,
             *settings.interpreter_params,
@@ -71,12 +73,28 @@ class _Child:
             self.kill()
             raise PyCalcError(f"py_calc child sent an unexpected greeting: {ready!r}")
 
-    def exchange(self, request: dict[str, Any], deadline: float) -> dict[str, Any]:
-        """Send one request and wait for its answer; the child is killed on any failure."""
+    def exchange(self, request: dict[str, Any], frame_timeout_s: float) -> dict[str, Any]:
+        """Send one page and collect its answer frames, each within `frame_timeout_s` of the previous one.
+
+        Returns `{"rows": [...]}` or the child's `{"error": ..., "message": ...}`; the child is killed on failure.
+        """
         body = json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")
         try:
-            self._send(_HEADER.pack(len(body)) + body, deadline)
-            return self._receive(deadline, "run")
+            self._send(_HEADER.pack(len(body)) + body, time.monotonic() + frame_timeout_s)
+            rows: list[Any] = []
+            while True:
+                frame = self._receive(time.monotonic() + frame_timeout_s, "run")
+                if "row" in frame:
+                    rows.append(frame["row"])
+                elif frame.get("end"):
+                    return {"rows": rows}
+                elif "error" in frame:
+                    return frame
+                else:
+                    raise PyCalcError(f"py_calc child broke the protocol: unexpected frame {frame!r:.200}")
+        except PyCalcTimeoutError as e:
+            self.kill()
+            raise PyCalcTimeoutError(f"{e} (after {len(rows)} rows)") from e
         except PyCalcError:
             self.kill()
             raise
@@ -99,11 +117,11 @@ class _Child:
                 view = view[written:]
 
     def _receive(self, deadline: float, phase: str) -> dict[str, Any]:
-        buf = bytearray()
-        size: int | None = None
+        """The next frame; bytes of later frames read along with it stay in the buffer."""
+        buf = self._buf
         with selectors.DefaultSelector() as sel:
             sel.register(self._out, selectors.EVENT_READ)
-            while size is None or len(buf) < _HEADER.size + size:
+            while len(buf) < _HEADER.size or len(buf) < _HEADER.size + _HEADER.unpack_from(buf)[0]:
                 self._wait(sel, deadline)
                 try:
                     chunk = os.read(self._out, 1 << 20)
@@ -112,12 +130,11 @@ class _Child:
                 if not chunk:
                     raise self._died()
                 buf += chunk
-                if size is None and len(buf) >= _HEADER.size:
-                    (size,) = _HEADER.unpack_from(buf)
-        if len(buf) != _HEADER.size + size:
-            raise PyCalcError(f"py_calc child broke the protocol during {phase}: extra bytes after the answer")
+        (size,) = _HEADER.unpack_from(buf)
+        body = bytes(buf[_HEADER.size : _HEADER.size + size])
+        del buf[: _HEADER.size + size]
         try:
-            answer = json.loads(bytes(buf[_HEADER.size :]).decode("utf-8", "surrogatepass"))
+            answer = json.loads(body.decode("utf-8", "surrogatepass"))
         except ValueError as e:
             raise PyCalcError(f"py_calc child broke the protocol during {phase}: {e}") from e
         if not isinstance(answer, dict):
@@ -189,20 +206,21 @@ class PyCalcPool:
         self._slots = threading.BoundedSemaphore(settings.max_processes)
         self._closed = False
 
-    def run(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        """Run one request on an idle (or new) child within `timeout_s`; PyCalcTimeoutError after killing it."""
-        start = time.monotonic()
-        deadline = start + timeout_s
-        if not self._slots.acquire(timeout=max(timeout_s, STARTUP_TIMEOUT_S)):
-            raise PyCalcError(f"no py_calc process became free within {timeout_s:.1f} s")
+    def run(self, request: dict[str, Any], frame_timeout_s: float) -> dict[str, Any]:
+        """Run one page on an idle (or new) child; each answer frame (a row) must come within `frame_timeout_s`.
+
+        A child that misses that deadline (its code ignored the per-row alarm) is killed: PyCalcTimeoutError.
+        """
+        if not self._slots.acquire(timeout=max(frame_timeout_s, STARTUP_TIMEOUT_S)):
+            raise PyCalcError(f"no py_calc process became free within {frame_timeout_s:.1f} s")
         try:
             child = self._take()
             try:
-                answer = child.exchange(request, deadline)
+                answer = child.exchange(request, frame_timeout_s)
             except PyCalcTimeoutError as e:
                 raise PyCalcTimeoutError(
-                    f"py_calc did not finish within {timeout_s * 1000:.0f} ms (execution_timeout); "
-                    "the Python process was killed and a fresh one will be used next time"
+                    f"a py_calc row did not finish within {frame_timeout_s * 1000:.0f} ms and did not stop when "
+                    f"interrupted; the Python process was killed and a fresh one will be used next time ({e})"
                 ) from e
             self._give_back(child)
             return answer

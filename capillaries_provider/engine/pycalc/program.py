@@ -22,6 +22,8 @@ from capillaries_provider.script.model import PyCalcDef
 Row = Mapping[str, Value]
 RowLabel = Callable[[Row], str]
 MAX_LISTED_ROW_ERRORS = 10
+# How long past a row's time budget the parent waits before killing a child that ignored the interruption.
+KILL_GRACE_S = 5.0
 _SOURCE_CONTEXT_LINES = 5
 _CODE_LINE = re.compile(r'File "<python_code_urls>", line (\d+)')
 _CHILD_FRAME = re.compile(r'^  File ".*child_main\.py", line \d+, in \w+$')
@@ -60,7 +62,7 @@ class PyCalcProgram:
             raise PyCalcError(f"node {node}: {e}") from e
         return cls(node, code, fields, reader_types)
 
-    def request(self, rows: Sequence[Row]) -> dict[str, Any]:
+    def request(self, rows: Sequence[Row], row_timeout_s: float) -> dict[str, Any]:
         """The child request for one page."""
         try:
             values = [[enc(row[name]) for name, enc in self._encoders] for row in rows]
@@ -71,6 +73,7 @@ class PyCalcProgram:
             "fields": [[f.name, f.python] for f in self.fields],
             "r_fields": self._r_fields,
             "rows": values,
+            "row_timeout_s": row_timeout_s,
         }
 
     def calculate(
@@ -84,13 +87,15 @@ class PyCalcProgram:
     ) -> list[dict[str, Value]]:
         """The `p.*` values of every row, in row order; PyCalcError (or PyCalcTimeoutError) otherwise.
 
+        `timeout_s` bounds each row (default: the pool's execution_timeout): the child interrupts an overrunning
+        row, which then fails like any raising row; a child that does not stop is killed KILL_GRACE_S later.
         `row_offset` is the batch position of the first row, so that errors number rows within the batch.
         """
         if not rows:
             return []
         timeout = timeout_s if timeout_s is not None else pool.settings.execution_timeout_ms / 1000
         try:
-            answer = pool.run(self.request(rows), timeout)
+            answer = pool.run(self.request(rows, timeout), timeout + KILL_GRACE_S)
         except PyCalcError as e:
             raise type(e)(f"node {self.node}: {e} ({len(rows)} rows)") from e
         if "error" in answer:

@@ -48,6 +48,15 @@ def negate(b):
 
 def spin(x):
     while True:
+        try:
+            pass
+        except Exception:
+            pass
+
+def stubborn(x):
+    import signal
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    while True:
         pass
 
 def fail(x):
@@ -213,18 +222,31 @@ def test_sys_exit_fails_the_row_and_os_exit_fails_the_page_then_the_pool_recover
     assert healthy.calculate(pool, [{"x": 5}]) == [{"v": 5}]
 
 
-def test_infinite_loop_is_killed_at_the_timeout_and_the_pool_recovers(pool: PyCalcPool) -> None:
+def test_an_infinite_loop_fails_its_row_at_the_timeout_and_the_child_survives(pool: PyCalcPool) -> None:
     pid = _program({"p": ("pid()", FieldType.INT)}, {"x": FieldType.INT})
     before = pid.calculate(pool, [{"x": 0}])[0]["p"]
     looping = _program({"v": ("spin(r.x)", FieldType.INT)}, {"x": FieldType.INT})
     started = time.monotonic()
-    with pytest.raises(PyCalcTimeoutError, match="did not finish within 500 ms"):
-        looping.calculate(pool, [{"x": 1}], timeout_s=0.5)
+    with pytest.raises(PyCalcError) as err:
+        looping.calculate(pool, [{"x": 1}, {"x": 2}], timeout_s=0.3)
+    assert time.monotonic() - started < 3
+    text = str(err.value)
+    assert "py_calc failed for 2 of 2 rows" in text
+    assert "row 0 {x=1}, p.v = spin(r.x): RowTimeout: the row took longer than 300 ms (execution_timeout)" in text
+    assert pid.calculate(pool, [{"x": 0}])[0]["p"] == before  # interrupted, not killed
+
+
+def test_a_loop_that_ignores_the_interruption_is_killed_and_the_pool_recovers(pool: PyCalcPool) -> None:
+    pid = _program({"p": ("pid()", FieldType.INT)}, {"x": FieldType.INT})
+    before = pid.calculate(pool, [{"x": 0}])[0]["p"]
+    stubborn = _program({"v": ("stubborn(r.x)", FieldType.INT)}, {"x": FieldType.INT})
+    started = time.monotonic()
+    with pytest.raises(PyCalcTimeoutError, match="did not finish within 600 ms and did not stop when interrupted"):
+        pool.run(stubborn.request([{"x": 1}], 0.3), 0.6)
     assert time.monotonic() - started < 3
     with pytest.raises(ProcessLookupError):
         os.kill(int(before), 0)  # type: ignore[arg-type]
-    after = pid.calculate(pool, [{"x": 0}])[0]["p"]
-    assert after != before
+    assert pid.calculate(pool, [{"x": 0}])[0]["p"] != before
 
 
 def test_memory_limit_turns_a_huge_allocation_into_a_row_error(pool: PyCalcPool) -> None:
@@ -240,8 +262,9 @@ def test_module_level_failure_and_syntax_errors_fail_the_page_with_source(pool: 
     )
     with pytest.raises(PyCalcError, match="raised while loading") as err:
         raising.calculate(pool, [{"x": 1}])
-    assert 'File "<python_code_urls>", line 41, in <module>\nValueError: boom' in str(err.value)
-    assert ">   41: raise ValueError('boom')" in str(err.value)
+    line = HELPERS.count("\n") + 1
+    assert f'File "<python_code_urls>", line {line}, in <module>\nValueError: boom' in str(err.value)
+    assert f">{line:5d}: raise ValueError('boom')" in str(err.value)
     assert "child_main.py" not in str(err.value)
     broken = _program({"v": ("ident(r.x)", FieldType.INT)}, {"x": FieldType.INT}, "def ident(x):\n    return (x\n")
     with pytest.raises(PyCalcError, match="does not compile") as err:
