@@ -1,0 +1,144 @@
+"""The raw Cassandra ceiling: the fastest a minimal cassandra-driver client writes the load stage's table shapes.
+
+Same data table (rowid, batch_idx + the 8 transaction fields with the same CQL types) and the same non-unique
+index table (key, rowid) as the script's `load_txns` node, created the way a run creates them. Each row is one
+data INSERT plus one index INSERT, both prepared, sent with the driver's `execute_concurrent` at a large in-flight
+window; rows are built in memory beforehand, so only the driver and Cassandra are measured. `processes` writers
+run in parallel (one session each), like worker processes would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import multiprocessing
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cassandra.concurrent import execute_concurrent
+
+from bench.procwatch import cassandra_pid, cpu_seconds
+from capillaries_provider.config import cassandra_settings
+from capillaries_provider.store.session import close, connect, ensure_keyspace
+
+CONCURRENCY = 512
+CHUNK = 20_000
+READY_TIMEOUT_S = 300.0
+DATA_DDL = (
+    "CREATE TABLE IF NOT EXISTS {ks}.raw_txns (rowid BIGINT, batch_idx BIGINT, txn_id BIGINT, ts TIMESTAMP,"
+    " account_id TEXT, ticker TEXT, side TEXT, qty BIGINT, price DECIMAL, fee DOUBLE, PRIMARY KEY((rowid)))"
+)
+INDEX_DDL = (
+    "CREATE TABLE IF NOT EXISTS {ks}.raw_idx_txns_account_id (key TEXT, rowid BIGINT, PRIMARY KEY((key), rowid))"
+)
+DATA_INSERT = (
+    "INSERT INTO {ks}.raw_txns (rowid, batch_idx, txn_id, ts, account_id, ticker, side, qty, price, fee)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INDEX_INSERT = "INSERT INTO {ks}.raw_idx_txns_account_id (key, rowid) VALUES (?, ?)"
+
+
+@dataclass(frozen=True)
+class CeilingResult:
+    processes: int
+    rows: int
+    wall_s: float
+    client_cpu_s: float
+    cassandra_cpu_s: float
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.wall_s
+
+
+def create_tables(ks: str) -> None:
+    settings = cassandra_settings()
+    session = connect(settings)
+    try:
+        ensure_keyspace(session, ks, settings.replication)
+        session.execute(f"DROP TABLE IF EXISTS {ks}.raw_txns")
+        session.execute(f"DROP TABLE IF EXISTS {ks}.raw_idx_txns_account_id")
+        session.execute(DATA_DDL.format(ks=ks))
+        session.execute(INDEX_DDL.format(ks=ks))
+    finally:
+        close(session)
+
+
+def _rows(part: int, count: int, accounts: int) -> list[tuple[object, ...]]:
+    rng = random.Random(part)
+    start = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
+    out: list[tuple[object, ...]] = []
+    for n in range(count):
+        rowid = (part << 32) | n
+        out.append(
+            (
+                rowid,
+                part,
+                rowid,
+                start + dt.timedelta(minutes=rng.randrange(525_600)),
+                f"ACC{rng.randrange(accounts):06d}",
+                f"TK{rng.randrange(55):03d}",
+                "BS"[rng.randrange(2)],
+                rng.randrange(1, 1000),
+                decimal.Decimal(rng.randrange(100, 100_000)).scaleb(-2),
+                rng.random() * 10,
+            )
+        )
+    return out
+
+
+def _write_part(ks: str, part: int, count: int, accounts: int, ready: Any, go: Any, report: Any) -> None:
+    """One writer process: connect, prepare, build its rows; signal ready; write when told to; report timings."""
+    session = connect(cassandra_settings())
+    try:
+        data = session.prepare(DATA_INSERT.format(ks=ks))
+        index = session.prepare(INDEX_INSERT.format(ks=ks))
+        rows = _rows(part, count, accounts)
+        ready.release()
+        go.wait()
+        cpu0, t0 = time.process_time(), time.time()
+        for i in range(0, count, CHUNK):
+            chunk = rows[i : i + CHUNK]
+            # Data and index statements of a chunk share one in-flight window, as a row writer's would.
+            statements = [(data, r) for r in chunk] + [(index, (r[4], r[0])) for r in chunk]
+            execute_concurrent(session, statements, concurrency=CONCURRENCY, raise_on_first_error=True)
+        report.put((t0, time.time(), time.process_time() - cpu0))
+    finally:
+        close(session)
+
+
+def measure(ks: str, rows: int, processes: int, accounts: int = 1000) -> CeilingResult:
+    """Write `rows` rows split over `processes` writer processes into fresh tables.
+
+    Connecting and building rows happen before a common start signal; wall time runs from the signal to the last
+    writer's end, and `client_cpu_s` is the writers' CPU time while writing.
+    """
+    create_tables(ks)
+    ctx = multiprocessing.get_context("spawn")
+    ready, go, report = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+    base, extra = divmod(rows, processes)
+    procs = [
+        ctx.Process(target=_write_part, args=(ks, p, base + (1 if p < extra else 0), accounts, ready, go, report))
+        for p in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        if not ready.acquire(timeout=READY_TIMEOUT_S):
+            for p in procs:
+                p.kill()
+            raise RuntimeError("raw writer processes did not get ready")
+    cas = cassandra_pid()
+    cas0 = cpu_seconds(cas) if cas else 0.0
+    started = time.time()
+    go.set()
+    reports = [report.get(timeout=READY_TIMEOUT_S + rows / 50) for _ in procs]
+    ended = max(r[1] for r in reports)
+    cas_cpu = (cpu_seconds(cas) - cas0) if cas else 0.0
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise RuntimeError(f"raw writer process exited with {p.exitcode}")
+    return CeilingResult(processes, rows, ended - started, sum(r[2] for r in reports), cas_cpu)

@@ -1,0 +1,397 @@
+"""`make bench` / `python -m bench.run`: the whole performance benchmark in one invocation.
+
+Generates the portfolio data set (bench/datagen.py), then measures, each `--repeats` times:
+1. the raw Cassandra ceiling for the load stage's table shapes at 1, 2, 4 writer processes (bench/ceiling.py);
+2. every stage of the benchmark script (bench/portfolio/script.json) as its own run through
+   `capillaries run start --wait` with `--workers` worker processes: rows/s, worker and Cassandra CPU seconds per
+   1M rows, and for the load stage the ratio to the ceiling;
+3. the load stage alone with 1, 2, 4 worker processes (the scaling curve, saved as docs/load_scaling.png);
+4. the whole script end to end with `capillaries run start --wait`, and through Airflow (bench/airflow_e2e.py);
+5. peak RSS of every worker process (and of py_calc children) from /proc.
+It also runs the micro benchmarks bench/bench_expr.py and bench/bench_script_load.py. Results are printed as
+Markdown tables and saved as JSON under the output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import airflow_e2e, ceiling
+from bench.datagen import DataSet, Scale, generate
+from bench.pipeline import (
+    REPO,
+    BenchError,
+    StageResult,
+    Workers,
+    drop,
+    run_stage,
+    start_run,
+    write_params,
+)
+from bench.procwatch import cassandra_pid
+from bench.report import Spread, fmt, plot_scaling, table
+
+LOAD_NODES = ("load_accounts", "load_holdings", "load_txns")
+# Stage name -> nodes, in dependency order; each node is its own measured run.
+STAGES: dict[str, tuple[str, ...]] = {
+    "load": LOAD_NODES,
+    "lookup": ("txn_positions", "account_activity"),
+    "py_calc": ("txn_scored",),
+    "file": ("file_scored", "file_account_activity"),
+}
+MICRO = ("bench_expr.py", "bench_script_load.py")
+
+
+@dataclass
+class Results:
+    """Everything measured in one invocation (saved as JSON; the tables are computed from it)."""
+
+    scale: dict[str, int]
+    settings: dict[str, Any]
+    machine: dict[str, Any]
+    ceiling: dict[int, list[dict[str, float]]] = field(default_factory=dict)
+    stages: list[list[dict[str, Any]]] = field(default_factory=list)
+    curve: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    e2e_cli_s: list[float] = field(default_factory=list)
+    e2e_airflow_s: list[float] = field(default_factory=list)
+    airflow_note: str = ""
+    rss_mb: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    micro: dict[str, str] = field(default_factory=dict)
+    cpu_pressure: float = 0.0
+
+
+def _cpu_pressure_total_us() -> int:
+    """Cumulative microseconds in which some runnable task waited for a CPU (Linux PSI); 0 if unavailable."""
+    try:
+        first = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except OSError:
+        return 0
+    return int(first.rsplit("total=", 1)[1])
+
+
+def machine_info() -> dict[str, Any]:
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    os_name = "unknown"
+    release = Path("/etc/os-release")
+    if release.exists():
+        for line in release.read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = line.split("=", 1)[1].strip('"')
+    cpu_model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu_model = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "os": os_name,
+        "python": platform.python_version(),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _stage_dict(stage: StageResult) -> dict[str, Any]:
+    d = asdict(stage)
+    d["rows"] = stage.rows
+    d["span_s"] = stage.span_s
+    return d
+
+
+def _keyspace(tag: str) -> str:
+    return f"bench_{tag}_{uuid.uuid4().hex[:8]}"
+
+
+def _log(text: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {text}", file=sys.stderr, flush=True)
+
+
+def run_micro(results: Results) -> None:
+    for name in MICRO:
+        path = REPO / "bench" / name
+        if not path.exists():
+            results.micro[name] = "missing"
+            continue
+        _log(f"micro benchmark {name}")
+        done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=REPO, check=False)
+        results.micro[name] = (done.stdout + done.stderr).strip()
+
+
+def run_ceiling(results: Results, args: argparse.Namespace) -> None:
+    for procs in args.curve:
+        for rep in range(args.repeats):
+            _log(f"raw ceiling: {args.ceiling_rows} rows, {procs} writer processes, repeat {rep + 1}")
+            ks = _keyspace("raw")
+            try:
+                r = ceiling.measure(ks, args.ceiling_rows, procs, accounts=args.accounts)
+                results.ceiling.setdefault(procs, []).append(asdict(r) | {"rows_per_s": r.rows_per_s})
+            finally:
+                drop(ks)
+
+
+def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
+    """Every node as its own run, stage by stage, in a fresh keyspace per repeat; per-stage failures are recorded."""
+    params = write_params(
+        out / "params_staged.json", data.root, data.txn_files, out / "files", staged=True, batches=args.batches
+    )
+    cas = cassandra_pid()
+    wanted = [s for s in STAGES if s in args.stages]
+    with Workers(args.workers, args.queue, out / "logs" / "workers_staged.log") as workers:
+        for rep in range(args.repeats):
+            ks = _keyspace("stage")
+            runs: list[dict[str, Any]] = []
+            try:
+                for stage in wanted:
+                    for node in STAGES[stage]:
+                        _log(f"stage {stage}: {node} ({args.workers} workers), repeat {rep + 1}")
+                        r = run_stage(
+                            f"{stage}/{node}", ks, params, [node], workers, timeout_s=args.timeout, cassandra=cas
+                        )
+                        runs.append(_stage_dict(r))
+                        _log(f"  {r.rows} rows in {r.span_s:.1f} s, worker CPU {r.worker_cpu_s:.1f} s")
+            except BenchError as e:
+                results.errors.append(f"staged repeat {rep + 1}: {e}")
+                _log(f"  FAILED: {str(e)[:2000]}")
+            finally:
+                results.stages.append(runs)
+                drop(ks)
+        rss = workers.peak_rss()
+    _merge_rss(results, rss)
+
+
+def run_curve(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
+    params = write_params(
+        out / "params_staged.json", data.root, data.txn_files, out / "files", staged=True, batches=args.batches
+    )
+    cas = cassandra_pid()
+    for procs in args.curve:
+        with Workers(procs, args.queue, out / "logs" / f"workers_curve_{procs}.log") as workers:
+            for rep in range(args.repeats):
+                ks = _keyspace("curve")
+                _log(f"load curve: load_txns with {procs} worker processes, repeat {rep + 1}")
+                try:
+                    r = run_stage(
+                        "load/load_txns", ks, params, ["load_txns"], workers, timeout_s=args.timeout, cassandra=cas
+                    )
+                    results.curve.setdefault(procs, []).append(_stage_dict(r))
+                    _log(f"  {r.rows} rows in {r.span_s:.1f} s")
+                except BenchError as e:
+                    results.errors.append(f"curve {procs} processes: {e}")
+                finally:
+                    drop(ks)
+            _merge_rss(results, workers.peak_rss())
+
+
+def run_e2e(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
+    params = write_params(
+        out / "params_e2e.json", data.root, data.txn_files, out / "files_e2e", staged=False, batches=args.batches
+    )
+    with Workers(args.workers, args.queue, out / "logs" / "workers_e2e.log") as workers:
+        for rep in range(args.repeats):
+            ks = _keyspace("e2e")
+            _log(f"end to end via `capillaries run start --wait`, repeat {rep + 1}")
+            try:
+                _, wall, _ = start_run(ks, params, LOAD_NODES, workers.queue, args.timeout)
+                results.e2e_cli_s.append(wall)
+                _log(f"  {wall:.1f} s")
+            except BenchError as e:
+                results.errors.append(f"e2e cli repeat {rep + 1}: {e}")
+            finally:
+                drop(ks)
+        if not args.skip_airflow:
+            try:
+                results.e2e_airflow_s, results.airflow_note = airflow_e2e.measure(
+                    params, LOAD_NODES, args.repeats, workers.queue, args.timeout, _log
+                )
+            except Exception as e:  # not measured is a result; the reason goes into the report
+                results.airflow_note = f"not measured: {type(e).__name__}: {e}"
+        _merge_rss(results, workers.peak_rss())
+
+
+def _merge_rss(results: Results, rss: dict[str, list[float]]) -> None:
+    for role in ("worker", "py_calc"):
+        if rss.get(role):
+            results.rss_mb[role] = max(results.rss_mb.get(role, 0.0), *rss[role])
+
+
+# -- summary ----------------------------------------------------------------------------------------------------
+
+
+def _per_m(value: float, rows: int) -> float:
+    return value / rows * 1e6 if rows else 0.0
+
+
+def stage_rows(results: Results) -> list[list[str]]:
+    """One line per node: rows, rows/s (span of its batches), worker and Cassandra CPU s per 1M rows."""
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for rep in results.stages:
+        for s in rep:
+            by_node.setdefault(s["name"], []).append(s)
+    ceiling_best = max(
+        (Spread.of([c["rows_per_s"] for c in cs]) for cs in results.ceiling.values()),
+        key=lambda s: s.median if s else 0.0,
+        default=None,
+    )
+    out = []
+    for name, runs in by_node.items():
+        rows = runs[0]["rows"]
+        rate = Spread.of([r["rows"] / r["span_s"] for r in runs if r["span_s"] > 0])
+        wcpu = Spread.of([_per_m(r["worker_cpu_s"], r["rows"]) for r in runs])
+        ccpu = Spread.of([_per_m(r["cassandra_cpu_s"], r["rows"]) for r in runs])
+        ratio = ""
+        if name == "load/load_txns" and ceiling_best is not None and rate is not None:
+            ratio = f"{rate.median / ceiling_best.median:.0%}"
+        out.append([name, f"{rows:,}", fmt(rate), fmt(wcpu, 1), fmt(ccpu, 1), ratio])
+    return out
+
+
+def summarize(results: Results) -> str:
+    parts = [f"## Benchmark {results.machine['date']}", ""]
+    m = results.machine
+    parts.append(
+        f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, {m['os']}, Python {m['python']}. "
+        f"Scale: {results.scale}. Settings: {results.settings}. CPU pressure (share of wall time some task waited "
+        f"for a CPU): {results.cpu_pressure:.0%}."
+    )
+    parts += ["", "### Stages (each node its own run)", ""]
+    parts.append(
+        table(
+            ["stage/node", "rows", "rows/s", "worker CPU s / 1M rows", "Cassandra CPU s / 1M rows", "vs raw ceiling"],
+            stage_rows(results),
+        )
+    )
+    parts += ["", "### Load scaling (load_txns) and raw ceiling", ""]
+    rows = []
+    for p in sorted(set(results.curve) | set(results.ceiling)):
+        load = Spread.of([r["rows"] / r["span_s"] for r in results.curve.get(p, []) if r["span_s"] > 0])
+        raw = Spread.of([c["rows_per_s"] for c in results.ceiling.get(p, [])])
+        ratio = f"{load.median / raw.median:.0%}" if load and raw else ""
+        rows.append([str(p), fmt(load), fmt(raw), ratio])
+    parts.append(table(["processes", "load rows/s", "raw writer rows/s", "ratio"], rows))
+    parts += ["", "### End to end (whole script)", ""]
+    parts.append(
+        table(
+            ["path", "wall s"],
+            [
+                ["capillaries run start --wait", fmt(Spread.of(results.e2e_cli_s), 1)],
+                ["Airflow (CapillariesDag)", fmt(Spread.of(results.e2e_airflow_s), 1)],
+            ],
+        )
+    )
+    if results.airflow_note:
+        parts.append(f"\nAirflow: {results.airflow_note}")
+    parts += ["", "### Peak RSS", ""]
+    parts.append(
+        table(
+            ["process", "peak RSS MB"],
+            [[role, f"{mb:.0f}"] for role, mb in sorted(results.rss_mb.items())] or [["worker", "not measured"]],
+        )
+    )
+    if results.errors:
+        parts += ["", "### Errors", ""] + [f"- {e[:1500]}" for e in results.errors]
+    for name, text in results.micro.items():
+        parts += ["", f"### {name}", "", "```", text, "```"]
+    return "\n".join(parts)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Capillaries provider performance benchmark (docs/performance.md).")
+    p.add_argument("--transactions", type=int, default=Scale.transactions)
+    p.add_argument("--accounts", type=int, default=Scale.accounts)
+    p.add_argument("--files", type=int, default=Scale.files, help="transaction files = load batches")
+    p.add_argument("--batches", type=int, default=12, help="expected_batches_total of table-reading nodes")
+    p.add_argument("--workers", type=int, default=2, help="worker processes for stages and end-to-end runs")
+    p.add_argument("--curve", default="1,2,4", help="process counts of the load scaling curve")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--ceiling-rows", type=int, default=None, help="rows per raw-ceiling measurement")
+    p.add_argument("--stages", default=",".join(STAGES), help=f"subset of {','.join(STAGES)}")
+    p.add_argument("--skip", default="", help="comma list of: micro,ceiling,stages,curve,e2e,airflow")
+    p.add_argument("--quick", action="store_true", help="smoke run: 100k transactions, 100 accounts, 1 repeat")
+    p.add_argument("--queue", default="capillaries_bench", help="work queue of the benchmark's workers")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    p.add_argument("--out", type=Path, default=Path("/tmp/capillaries-bench"))
+    p.add_argument("--plot", type=Path, default=REPO / "docs" / "load_scaling.png")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.transactions, a.accounts, a.repeats = 100_000, 100, 1
+    a.curve = [int(x) for x in a.curve.split(",") if x]
+    a.stages = {s for s in a.stages.split(",") if s}
+    a.skip = {s for s in a.skip.split(",") if s}
+    a.skip_airflow = "airflow" in a.skip
+    if a.ceiling_rows is None:
+        a.ceiling_rows = a.transactions
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scale = Scale(args.accounts, args.transactions, args.files)
+    out: Path = args.out / scale.key()
+    _log(f"generating data under {args.out / 'data'}")
+    data = generate(args.out / "data", scale)
+    results = Results(
+        scale={
+            "accounts": scale.accounts,
+            "transactions": scale.transactions,
+            "holdings": scale.holdings,
+            "files": scale.files,
+        },
+        settings={
+            "workers": args.workers,
+            "repeats": args.repeats,
+            "batches": args.batches,
+            "ceiling_rows": args.ceiling_rows,
+        },
+        machine=machine_info(),
+    )
+    pressure0, wall0 = _cpu_pressure_total_us(), time.monotonic()
+    steps = (
+        ("micro", lambda: run_micro(results)),
+        ("ceiling", lambda: run_ceiling(results, args)),
+        ("stages", lambda: run_stages(results, args, data, out)),
+        ("curve", lambda: run_curve(results, args, data, out)),
+        ("e2e", lambda: run_e2e(results, args, data, out)),
+    )
+    for name, step in steps:
+        if name not in args.skip:
+            step()
+    wall = time.monotonic() - wall0
+    results.cpu_pressure = (_cpu_pressure_total_us() - pressure0) / 1e6 / wall if wall else 0.0
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(asdict(results), indent=1))
+    if results.curve or results.ceiling:
+        load = [
+            Spread.of([r["rows"] / r["span_s"] for r in results.curve.get(p, []) if r["span_s"] > 0])
+            for p in args.curve
+        ]
+        raw = [Spread.of([c["rows_per_s"] for c in results.ceiling.get(p, [])]) for p in args.curve]
+        plot_scaling(
+            args.plot,
+            args.curve,
+            load,
+            raw,
+            f"load_txns: {scale.transactions:,} rows x 8 columns + 1 non-unique index "
+            f"(median, min-max of {args.repeats})",
+        )
+    text = summarize(results)
+    (out / "summary.md").write_text(text + "\n")
+    print(text)
+    _log(f"results: {out / 'results.json'}, {out / 'summary.md'}")
+    return 1 if results.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
