@@ -134,15 +134,12 @@ class BatchProcessor:
                     return _retry(f"batch started at {last.ts.isoformat()} is within its grace period {grace}")
                 log.warning("%s: redoing a batch left in start since %s", task.full_id, last.ts.isoformat())
 
-        if any(dependency_nodes(script, node)):
-            deps = [d for d in dict.fromkeys(dependency_nodes(script, node)) if d is not None]
-            try:
-                entries = port.dependency_entries(task.ks, task.run_id, deps)
-            except DependencyLookupError as exc:
-                return self._finish(task, script, BatchStatus.FAIL, f"dependency check failed: {exc}")
-            decision = decide(script, node, entries)
-        else:
-            decision = decide(script, node, {})
+        deps = [d for d in dict.fromkeys(dependency_nodes(script, node)) if d is not None]
+        try:
+            entries = port.dependency_entries(task.ks, task.run_id, deps) if deps else {}
+        except DependencyLookupError as exc:
+            return self._finish(task, script, BatchStatus.FAIL, f"dependency check failed: {exc}")
+        decision = decide(script, node, entries)
         if decision.cmd is DependencyCmd.WAIT:
             return _retry(f"dependencies not ready: {decision.reason}")
         if decision.cmd is DependencyCmd.NOGO:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import enum
 from pathlib import Path
 from typing import Any
 
@@ -134,9 +135,21 @@ def test_output_url_replaces_batch_idx_and_run_id() -> None:
     assert output_url("/o/x_{batch_idx|string}_{run_id|string}.csv", 12, 3) == "/o/x_00012_00003.csv"
 
 
-def test_unknown_node_type_has_a_readable_error() -> None:
-    with pytest.raises(KeyError, match="no processor is installed for node type distinct_table"):
-        processor_for(NodeType.DISTINCT_TABLE)
+def test_processors_of_other_node_types_are_found_by_module_convention() -> None:
+    found = processor_for(NodeType.DISTINCT_TABLE)
+    assert (found.__module__, found.__name__) == (
+        "capillaries_provider.engine.processors.distinct_table",
+        "run_distinct_table",
+    )
+
+
+class _Unknown(enum.Enum):
+    TYPE = "no_such_type"
+
+
+def test_node_type_without_processor_module_has_a_readable_error() -> None:
+    with pytest.raises(KeyError, match="no processor is installed for node type no_such_type"):
+        processor_for(_Unknown.TYPE)  # type: ignore[arg-type]
 
 
 def test_batch_error_is_raised_for_url_outside_reader(tmp_path: Path) -> None:
