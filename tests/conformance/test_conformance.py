@@ -10,6 +10,7 @@ import pytest
 
 from capillaries_provider.script.graph import affected_nodes
 from capillaries_provider.script.loader import load_script
+from capillaries_provider.script.params import runtime_url
 from tests.conformance.harness import (
     Staging,
     Variant,
@@ -24,6 +25,8 @@ from tests.conftest import SHARED
 CONFORMANCE = SHARED / "conformance"
 VARIANTS = list(variants(CONFORMANCE)) if CONFORMANCE.is_dir() else []
 
+_SENTINEL = 987654  # stands for any batch index / run id in a writer's url template
+
 pytestmark = [pytest.mark.integration, pytest.mark.conformance]
 
 
@@ -35,8 +38,8 @@ def _outputs_of(variant: Variant, staging: Staging, case: dict) -> list[dict]:  
         for name in affected_nodes(script, run["start_nodes"]):
             creator = script.nodes[name].file_creator
             if creator is not None:
-                template = re.escape(creator.url_template).replace(re.escape("{batch_idx}"), r"\d{5}")
-                written.append(re.compile(template))
+                rendered = runtime_url(creator.url_template, batch_idx=_SENTINEL, run_id=_SENTINEL)
+                written.append(re.compile(re.escape(rendered).replace(f"{_SENTINEL:05d}", r"\d{5}")))
     return [
         out
         for out in case["outputs"]
