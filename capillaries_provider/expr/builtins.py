@@ -149,8 +149,15 @@ def time_date(y: int, month: int, d: int, h: int, mi: int, s: int, ns: int, loc:
     """Go time.Date: out-of-range month/day/hour/... values are normalised by carrying (Oct 32 -> Nov 1)."""
     y += (month - 1) // 12
     month = (month - 1) % 12 + 1
-    base = _dt.datetime(y, month, 1, tzinfo=loc)
-    return base + _dt.timedelta(days=d - 1, hours=h, minutes=mi, seconds=s, microseconds=ns // 1000)
+    try:
+        base = _dt.datetime(y, month, 1, tzinfo=loc)
+        return base + _dt.timedelta(days=d - 1, hours=h, minutes=mi, seconds=s, microseconds=ns // 1000)
+    except OverflowError:
+        raise ValueError(
+            f"time.Date: the date falls outside years 1..9999 (year {y}, month {month}, day {d})"
+        ) from None
+    except ValueError:
+        raise ValueError(f"time.Date: year {y} is outside 1..9999") from None
 
 
 def time_now() -> _dt.datetime:
@@ -177,7 +184,9 @@ def diff_milli(a: _dt.datetime, b: _dt.datetime) -> int:
 
 
 def fixed_zone(name: str, offset: int) -> _dt.tzinfo:
-    """Go time.FixedZone(name, offsetSeconds)."""
+    """Go time.FixedZone(name, offsetSeconds); Python zones are limited to offsets strictly within ±24 h."""
+    if not -86400 < offset < 86400:
+        raise ValueError(f"time.FixedZone: offset {offset} s is outside the supported ±86399 s")
     return _dt.timezone(_dt.timedelta(seconds=offset), name)
 
 

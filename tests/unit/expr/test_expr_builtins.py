@@ -337,3 +337,26 @@ def test_fast_path_equals_gofmt(pieces: list[str], args: list[str | int]) -> Non
     py_fmt = python_format(fmt, types)
     if py_fmt is not None:
         assert py_fmt % tuple(args) == sprintf(fmt, args)
+
+
+def test_time_date_out_of_supported_years_names_the_limit() -> None:
+    import datetime as dt
+
+    import pytest
+
+    from capillaries_provider.expr.builtins import time_date
+
+    with pytest.raises(ValueError, match=r"time.Date: year 10000 is outside 1..9999"):
+        time_date(10000, 1, 1, 0, 0, 0, 0, dt.UTC)
+    with pytest.raises(ValueError, match=r"time.Date: the date falls outside years 1..9999"):
+        time_date(9999, 12, 31, 24 * 400, 0, 0, 0, dt.UTC)
+
+
+def test_fixed_zone_offset_limit_is_explicit() -> None:
+    import pytest
+
+    from capillaries_provider.expr.builtins import fixed_zone
+
+    assert fixed_zone("X", 86399).utcoffset(None).total_seconds() == 86399
+    with pytest.raises(ValueError, match=r"time.FixedZone: offset 86400 s is outside the supported ±86399 s"):
+        fixed_zone("X", 86400)
