@@ -153,10 +153,13 @@ class Consumer:
         future = self._executor.submit(self._handler, msg)
         self._service_connection_until_done(connection, future)
         try:
-            return future.result()
+            result = future.result()
         except Exception as exc:
             log.exception("handler failed on %s", msg.full_id)
             return HandlerResult.park(f"handler raised {type(exc).__name__}: {exc}")
+        if not isinstance(result, HandlerResult):
+            return HandlerResult.park(f"handler returned {result!r} instead of a HandlerResult")
+        return result
 
     def _service_connection_until_done(
         self, connection: pika.BlockingConnection, future: Future[HandlerResult]
