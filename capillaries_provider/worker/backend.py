@@ -1,9 +1,9 @@
 """The engine's ports implemented over Cassandra (store) and RabbitMQ (queue).
 
-One `CassandraBackend` per process: one Cassandra session (keyspaces are always named in the CQL, so one session
-serves every keyspace) and, opened on first use, one confirmed publishing channel. Besides Capillaries' own
-`wf_*` tables (left exactly as Capillaries defines them) two small tables of ours live in each keyspace:
-`wf_run_driver` (who enqueues a run's batches) and `wf_node_enqueued` (the exactly-once enqueue claims).
+One `CassandraBackend` per process: one Cassandra session (keyspaces are always named in the CQL, so one
+session serves every keyspace); batch messages are published with confirms on a short-lived connection. Besides
+Capillaries' own `wf_*` tables (left exactly as Capillaries defines them) two small tables of ours live in each
+keyspace: `wf_run_driver` (who enqueues a run's batches) and `wf_node_enqueued` (the exactly-once enqueue claims).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -97,14 +96,9 @@ class CassandraBackend:
         self.amqp = amqp
         self.session = session if session is not None else connect(cassandra)
         self._stores: dict[str, WorkflowStore] = {}
-        self._publisher: Publisher | None = None
-        self._lock = threading.Lock()
         self.instance = instance_id()
 
     def close(self) -> None:
-        if self._publisher is not None:
-            self._publisher.close()
-            self._publisher = None
         close(self.session)
 
     def store(self, ks: str) -> WorkflowStore:
@@ -236,23 +230,24 @@ class CassandraBackend:
         )
 
     def publish(self, tasks: Sequence[BatchTask]) -> None:
-        with self._lock:
-            if self._publisher is None:
-                self._publisher = Publisher(self.amqp)
-            self._publisher.publish(
-                BatchMessage.new(
-                    script_url=t.script_url,
-                    script_params_url=t.script_params_url,
-                    ks=t.ks,
-                    run_id=t.run_id,
-                    target_node=t.target_node,
-                    first_token=t.first_token,
-                    last_token=t.last_token,
-                    batch_idx=t.batch_idx,
-                    batches_total=t.batches_total,
-                )
-                for t in tasks
+        """Publish with confirms on a connection opened for this call: enqueues are rare (once per node), and a
+        long-idle blocking connection would be dropped by the broker's heartbeat check."""
+        messages = [
+            BatchMessage.new(
+                script_url=t.script_url,
+                script_params_url=t.script_params_url,
+                ks=t.ks,
+                run_id=t.run_id,
+                target_node=t.target_node,
+                first_token=t.first_token,
+                last_token=t.last_token,
+                batch_idx=t.batch_idx,
+                batches_total=t.batches_total,
             )
+            for t in tasks
+        ]
+        with Publisher(self.amqp) as publisher:
+            publisher.publish(messages)
 
     # -- RunControlPort -----------------------------------------------------------------------------------------
 
