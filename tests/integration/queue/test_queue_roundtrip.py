@@ -94,10 +94,18 @@ def test_retry_later_comes_back_after_the_delay(amqp: AmqpSettings, ready_count:
 def test_retry_header_counts_attempts(amqp: AmqpSettings, ready_count: ReadyCount, get_one: GetOne) -> None:
     with Publisher(amqp) as pub:
         pub.publish([message(1)])
-    consumer, thread = run_consumer(amqp, lambda m: HandlerResult.retry_later("wait"))
-    time.sleep(0.3)
-    consumer.stop()
-    thread.join(10)
+    calls: list[int] = []
+
+    def handler(m: BatchMessage) -> HandlerResult:
+        calls.append(m.batch_idx)
+        consumer.stop()  # finish this message (re-publish to the delay queue, ack), then stop
+        return HandlerResult.retry_later("wait")
+
+    consumer = Consumer(amqp, handler, poll_interval_s=0.1)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    thread.join(15)
+    assert not thread.is_alive() and calls == [1]
     wait_for(lambda: ready_count(amqp, amqp.queue) == 1)
     got = get_one(amqp, amqp.queue)
     assert got is not None
