@@ -51,16 +51,22 @@ def _compile(expr: Expression, env: Env, *, round_decimals: bool) -> CompiledExp
     return compile_expr(expr.ast, env, round_decimals=round_decimals)
 
 
-def _having(expr: Expression | None, types: Mapping[str, FieldType]) -> CompiledExpr | None:
-    # `having` runs in a plain context: no decimal rounding (spec 2.6).
-    return None if expr is None else _compile(expr, {"w": types}, round_decimals=False)
+class _Having:
+    """`w.having`, evaluated in a plain context: no decimal rounding (spec 2.6)."""
 
+    def __init__(self, expr: Expression, types: Mapping[str, FieldType]) -> None:
+        self.text = expr.text
+        self.fn = _compile(expr, {"w": types}, round_decimals=False)
 
-def _eval_having(having: CompiledExpr, having_text: str, row: Mapping[str, Value]) -> bool:
-    try:
-        return bool(having({"w": row}))
-    except ExprError as e:
-        raise RowEvalError(f"having {having_text!r}: {e.message}") from e
+    @classmethod
+    def of(cls, expr: Expression | None, types: Mapping[str, FieldType]) -> _Having | None:
+        return None if expr is None else cls(expr, types)
+
+    def passes(self, row: Mapping[str, Value]) -> bool:
+        try:
+            return bool(self.fn({"w": row}))
+        except ExprError as e:
+            raise RowEvalError(f"having {self.text!r}: {e.message}") from e
 
 
 class TableRowBuilder:
@@ -72,7 +78,7 @@ class TableRowBuilder:
             _Compiled(f.name, _compile(f.expression, env, round_decimals=True)) for f in creator.fields.values()
         ]
         self._texts = {f.name: f.expression.text for f in creator.fields.values()}
-        self._having = _having(creator.having, creator.field_types)
+        self._having = _Having.of(creator.having, creator.field_types)
 
     @classmethod
     def for_node(cls, script: Script, node: Node) -> TableRowBuilder:
@@ -86,7 +92,7 @@ class TableRowBuilder:
                 row[f.name] = f.fn(vars)
             except ExprError as e:
                 raise RowEvalError(f"field {f.name} ({self._texts[f.name]!r}): {e.message}") from e
-        if self._having is not None and not _eval_having(self._having, self.creator.having.text, row):  # type: ignore[union-attr]
+        if self._having is not None and not self._having.passes(row):
             return None
         return row
 
@@ -98,7 +104,7 @@ class FileRowBuilder:
         self.creator = creator
         self._columns = [_Compiled(c.name, _compile(c.expression, env, round_decimals=True)) for c in creator.columns]
         self._texts = {c.name: c.expression.text for c in creator.columns}
-        self._having = _having(creator.having, creator.field_types)
+        self._having = _Having.of(creator.having, creator.field_types)
 
     def build(self, vars: Vars) -> dict[str, Value] | None:
         values: dict[str, Value] = {}
@@ -107,6 +113,6 @@ class FileRowBuilder:
                 values[c.name] = c.fn(vars)
             except ExprError as e:
                 raise RowEvalError(f"column {c.name} ({self._texts[c.name]!r}): {e.message}") from e
-        if self._having is not None and not _eval_having(self._having, self.creator.having.text, values):  # type: ignore[union-attr]
+        if self._having is not None and not self._having.passes(values):
             return None
         return values
