@@ -138,3 +138,18 @@ def stage(case_dir: Path, dst: Path, replacements: Mapping[str, str]) -> Path:
                 data = data.replace(key.encode(), value.encode())
         target.write_bytes(data)
     return dst
+
+
+def drop_keyspace_patiently(session: Session, ks: str, attempts: int = 4) -> None:
+    """DROP KEYSPACE of a keyspace with many run tables can exceed the request timeout on a busy node; it is
+    idempotent (IF EXISTS), so try again."""
+    from capillaries_provider.store.session import drop_keyspace
+
+    for attempt in range(attempts):
+        try:
+            drop_keyspace(session, ks)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(5)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from cassandra.cluster import Session
-from reliability_env import Env, child_pids, stage, stop_worker, wait_for
+from reliability_env import Env, child_pids, drop_keyspace_patiently, stage, stop_worker, wait_for
 
 from capillaries_provider.store.session import drop_keyspace, keyspace_exists
 from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore, node_statuses
@@ -29,9 +29,8 @@ CORPUS = Path(__file__).with_name("corpus")
 CASES: list[dict[str, Any]] = json.loads((CORPUS / "cases.json").read_text())
 RUN_TIMEOUT_S = 120
 PARALLEL_CLI = 4
+MAX_COMMENT_CHARS = 8192
 EXIT_FAILED, EXIT_USAGE = 1, 2
-# Nodes downstream of each corpus node (the corpus scripts are read -> write).
-DOWNSTREAM = {"read": ["write"], "write": []}
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +41,13 @@ def env() -> Iterator[Env]:
 
 
 @pytest.fixture(scope="module")
-def worker(
-    env: Env, live_services: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[subprocess.Popen[bytes]]:
-    proc = env.start_worker(2, tmp_path_factory.mktemp("worker") / "worker.log")
+def worker_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("worker") / "worker.log"
+
+
+@pytest.fixture(scope="module")
+def worker(env: Env, live_services: None, worker_log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    proc = env.start_worker(2, worker_log)
     yield proc
     assert stop_worker(proc) == 0
 
@@ -54,7 +56,7 @@ def worker(
 def keyspace(session: Session) -> Iterator[str]:
     ks = f"test_rel_corpus_{uuid.uuid4().hex[:10]}"
     yield ks
-    drop_keyspace(session, ks)
+    drop_keyspace_patiently(session, ks)
 
 
 @pytest.fixture(scope="module")
@@ -106,23 +108,39 @@ def _run_all(
 
 @pytest.fixture(scope="module")
 def load_results(
-    env: Env, session: Session, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, env: Env, session: Session, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, tuple[str, Any]]]:
     """A load-time case that wrongly starts a run would wait for workers that never come: keep its wait short."""
     root = tmp_path_factory.mktemp("load_cases")
-    results = _run_all(env, LOAD_CASES, lambda _: f"test_rel_never_{uuid.uuid4().hex[:10]}", root, 15)
+    results = _run_all(
+        env, _selected(request, LOAD_CASES), lambda _: f"test_rel_never_{uuid.uuid4().hex[:10]}", root, 15
+    )
     yield results
     for ks, _ in results.values():
         if keyspace_exists(session, ks):
             drop_keyspace(session, ks)
 
 
+def _selected(request: pytest.FixtureRequest, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cases whose tests this session runs (so `-k` runs only what it selects)."""
+    names = {
+        item.callspec.params["case"]["case"]
+        for item in request.session.items
+        if isinstance(item, pytest.Function) and hasattr(item, "callspec") and "case" in item.callspec.params
+    }
+    return [c for c in cases if c["case"] in names]
+
+
 @pytest.fixture(scope="module")
 def batch_results(
-    env: Env, worker_children: list[int], keyspace: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    env: Env,
+    worker_children: list[int],
+    keyspace: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, tuple[str, Any]]:
     root = tmp_path_factory.mktemp("batch_cases")
-    return _run_all(env, BATCH_CASES, lambda _: keyspace, root, RUN_TIMEOUT_S)
+    return _run_all(env, _selected(request, BATCH_CASES), lambda _: keyspace, root, RUN_TIMEOUT_S)
 
 
 def test_corpus_is_big_enough_and_every_case_has_its_files() -> None:
@@ -144,7 +162,17 @@ def test_load_time_case_exits_2_with_the_message_and_starts_nothing(
     assert not keyspace_exists(session, ks)
 
 
-@pytest.mark.parametrize("case", BATCH_CASES, ids=[c["case"] for c in BATCH_CASES])
+def _params(cases: list[dict[str, Any]]) -> list[Any]:
+    """Cases with a `known_gap` are strict xfails: they turn red as soon as the engine is fixed (see the report)."""
+    return [
+        pytest.param(c, id=c["case"], marks=[pytest.mark.xfail(strict=True, reason=c["known_gap"])])
+        if c.get("known_gap")
+        else pytest.param(c, id=c["case"])
+        for c in cases
+    ]
+
+
+@pytest.mark.parametrize("case", _params(BATCH_CASES))
 def test_run_time_case_fails_its_batch_with_the_message_and_marks_nothing_success(
     case: dict[str, Any], batch_results: dict[str, tuple[str, Any]], session: Session
 ) -> None:
@@ -161,9 +189,10 @@ def test_run_time_case_fails_its_batch_with_the_message_and_marks_nothing_succes
     assert fails, f"no failed batch recorded for {failed}"
     for fragment in case["fragments"]:
         assert any(fragment in e.comment for e in fails), f"{fragment!r} not in {[e.comment for e in fails]}"
+    assert all(len(e.comment) < MAX_COMMENT_CHARS for e in fails)  # bounded, even for a 20 MB cell
     statuses = {n: s for (r, n), s in node_statuses(wf.read_node_history(run_id)).items() if r == run_id}
     assert statuses[failed] is NodeBatchStatus.FAIL
-    for node in [failed, *DOWNSTREAM[failed]]:
+    for node in [failed, *case["downstream"]]:
         assert all(e.status is not NodeBatchStatus.SUCCESS for e in wf.read_batch_history(run_id, node)), node
         assert statuses.get(node, NodeBatchStatus.NONE) is not NodeBatchStatus.SUCCESS, node
     assert {e.status for e in wf.read_run_history(run_id)} == {RunStatus.START, RunStatus.COMPLETE}
@@ -174,6 +203,7 @@ def test_workers_survived_the_corpus_and_still_serve(
     worker: subprocess.Popen[bytes],
     worker_children: list[int],
     batch_results: dict[str, tuple[str, Any]],
+    worker_log: Path,
     session: Session,
     keyspace: str,
     tmp_path: Path,
@@ -185,7 +215,8 @@ def test_workers_survived_the_corpus_and_still_serve(
     done = _start(env, keyspace, {**good, "start_nodes": "read"}, folder)
     assert done.returncode == 0, done.stderr
     assert worker.poll() is None
-    assert sorted(child_pids(worker.pid)) == worker_children
+    assert set(worker_children) <= set(child_pids(worker.pid))
+    assert "exited with code" not in worker_log.read_text()  # the supervisor restarted nothing
     lines = (out / "items.csv").read_text().splitlines()
     assert lines[0] == "id,name,amount"
     assert sorted(lines[1:]) == ["1,apple,1.25", "2,pear,0.40"]

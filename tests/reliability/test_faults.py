@@ -1,0 +1,350 @@
+"""Fault injection against the real local services: worker kills, broker and database restarts, stop, concurrency.
+
+At-least-once delivery plus idempotent batches is the design (spec 3.6, 4.1): whatever happens to a worker, the
+broker or Cassandra, a run that completes must hold exactly the rows and files of a clean run, and a run that
+cannot complete must say why. Every wait is bounded; the whole module is marked `fault` (run it alone with
+`pytest -m fault`) and restarts only the services `capillaries services up` started, leaving them up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cassandra.cluster import Session
+from reliability_env import Env, child_pids, run_statuses, stop_worker, table_rows, wait_for
+from reliability_fault_script import FILES, ROWS_PER_FILE, expected_totals, output_lines, write_script
+
+from capillaries_provider.config import cassandra_settings
+from capillaries_provider.services import cassandra, rabbitmq
+from capillaries_provider.store.session import close, connect, drop_keyspace
+from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore, node_statuses
+
+pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.timeout(420)]
+
+RUN_TIMEOUT_S = 240
+MIN_KILLS = 10
+NODES = ("read", "calc", "out", "dump")
+ROWS = FILES * ROWS_PER_FILE
+
+
+@pytest.fixture(scope="module")
+def env(live_services: None) -> Iterator[Env]:
+    e = Env()
+    yield e
+    e.delete_queues()
+
+
+@pytest.fixture(scope="module")
+def worker(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
+    proc = env.start_worker(3, tmp_path_factory.mktemp("worker") / "worker.log")
+    yield proc
+    stop_worker(proc, timeout=90)
+
+
+@pytest.fixture(scope="module")
+def keyspace(session: Session) -> Iterator[str]:
+    ks = f"test_rel_fault_{uuid.uuid4().hex[:10]}"
+    yield ks
+    try:
+        drop_keyspace(session, ks)
+    except Exception:  # the session may still be reconnecting after the Cassandra restart; a fresh one drops it
+        s = connect(cassandra_settings())
+        try:
+            drop_keyspace(s, ks)
+        finally:
+            close(s)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a run produced, in an order-insensitive form."""
+
+    items: list[tuple[object, ...]]
+    unique_keys: int
+    index_rowids_resolve: bool
+    totals: list[tuple[object, ...]]
+    out_lines: list[str]
+    dump_lines: list[str]
+
+
+def snapshot(session: Session, ks: str, run_id: int, out: Path) -> Snapshot:
+    suffix = f"{run_id:05d}"
+    items = table_rows(session, ks, f"items_{suffix}", "id, name, qty, price")
+    rowids = {r[0] for r in table_rows(session, ks, f"items_{suffix}", "rowid")}
+    index = table_rows(session, ks, f"idx_items_id_to_check_uniq_{suffix}", "key, rowid")
+    return Snapshot(
+        items=items,
+        unique_keys=len(index),
+        index_rowids_resolve=all(rowid in rowids for _, rowid in index),
+        totals=table_rows(session, ks, f"totals_{suffix}", "id, label, total"),
+        out_lines=output_lines(out, "totals"),
+        dump_lines=output_lines(out, "items"),
+    )
+
+
+@dataclass
+class Run:
+    run_id: int
+    out: Path
+
+
+def start(env: Env, ks: str, folder: Path) -> Run:
+    """`capillaries run start` (no --wait: the test polls itself, so it survives service restarts)."""
+    out = folder / "out"
+    script = write_script(folder, out)
+    done = env.cli("run", "start", "--keyspace", ks, "--script", str(script), "--start-nodes", "read", timeout=120)
+    assert done.returncode == 0, done.stderr
+    return Run(int(done.stdout.split()[0]), out)
+
+
+def wait_final(ks: str, run_id: int, timeout: float = RUN_TIMEOUT_S) -> set[RunStatus]:
+    """Poll with a session of our own until the run is complete or stopped; tolerant of Cassandra being away."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            s = connect(cassandra_settings())
+        except Exception:
+            time.sleep(2)
+            continue
+        try:
+            while time.monotonic() < deadline:
+                statuses = run_statuses(s, ks, run_id)
+                if statuses & {RunStatus.COMPLETE, RunStatus.STOP}:
+                    return statuses
+                time.sleep(0.5)
+        finally:
+            close(s)
+    raise AssertionError(f"run {run_id} of {ks} not final after {timeout} s")
+
+
+def node_results(session: Session, ks: str, run_id: int) -> dict[str, NodeBatchStatus]:
+    wf = WorkflowStore(session, ks)
+    return {n: s for (r, n), s in node_statuses(wf.read_node_history(run_id)).items() if r == run_id}
+
+
+def failure_comments(session: Session, ks: str, run_id: int) -> list[str]:
+    wf = WorkflowStore(session, ks)
+    return [e.comment for n in NODES for e in wf.read_batch_history(run_id, n) if e.status is NodeBatchStatus.FAIL]
+
+
+def assert_succeeded(session: Session, ks: str, run: Run) -> None:
+    results = node_results(session, ks, run.run_id)
+    assert results == dict.fromkeys(NODES, NodeBatchStatus.SUCCESS), failure_comments(session, ks, run.run_id)
+
+
+@pytest.fixture(scope="module")
+def clean(
+    env: Env, worker: subprocess.Popen[bytes], session: Session, keyspace: str, tmp_path_factory: pytest.TempPathFactory
+) -> Snapshot:
+    """The reference: a run without faults, checked against the Python oracle.
+
+    A second, different script (the corpus' good read -> write script shape) runs at the same time on the same
+    workers in another keyspace; both must come out right (two runs of two scripts at once).
+    """
+    run = start(env, keyspace, tmp_path_factory.mktemp("clean"))
+    other_ks = f"test_rel_fault_other_{uuid.uuid4().hex[:8]}"
+    other_dir = tmp_path_factory.mktemp("other")
+    (other_dir / "in.csv").write_text("id,name\n3,c\n1,a\n2,b\n")
+    (other_dir / "script.json").write_text(_other_script(other_dir))
+    other = env.cli(
+        "run", "start", "--keyspace", other_ks, "--script", str(other_dir / "script.json"), "--start-nodes", "load",
+        "--wait", "--timeout", str(RUN_TIMEOUT_S), timeout=RUN_TIMEOUT_S + 60,
+    )  # fmt: skip
+    try:
+        assert other.returncode == 0, other.stderr
+        assert (other_dir / "out.csv").read_text().split("\n")[1:] == ["1,A", "2,B", "3,C", ""]
+    finally:
+        drop_keyspace(session, other_ks)
+    assert wait_final(keyspace, run.run_id) == {RunStatus.START, RunStatus.COMPLETE}
+    assert_succeeded(session, keyspace, run)
+    snap = snapshot(session, keyspace, run.run_id, run.out)
+    assert len(snap.items) == ROWS and len({r[0] for r in snap.items}) == ROWS
+    assert snap.unique_keys == ROWS and snap.index_rowids_resolve
+    assert snap.out_lines == expected_totals()
+    assert sorted(line.split(",")[0] for line in snap.dump_lines) == sorted(str(i) for i in range(ROWS))
+    return snap
+
+
+def _other_script(folder: Path) -> str:
+    """A second script: load a CSV, replace letters in the names, write them ordered by id."""
+    current = "nrs.run_is_current == true && nrs.node_status == wfmodel.NodeBatch"
+    rules = [("go", "Success"), ("wait", "None"), ("wait", "Start"), ("nogo", "Fail")]
+    upper = 'strings.ReplaceAll(strings.ReplaceAll(r.name, "a", "A"), "b", "B")'
+    upper = f'strings.ReplaceAll({upper}, "c", "C")'
+    columns = [
+        {"name": "id", "expression": "r.id", "type": "int", "csv": {"header": "id", "format": "%d"}},
+        {"name": "name", "expression": upper, "type": "string", "csv": {"header": "name", "format": "%s"}},
+    ]
+    load = {
+        "type": "file_table",
+        "r": {
+            "urls": [str(folder / "in.csv")],
+            "csv": {"hdr_line_idx": 0, "first_data_line_idx": 1},
+            "columns": {
+                "col_id": {"col_type": "int", "csv": {"col_hdr": "id"}},
+                "col_name": {"col_type": "string", "csv": {"col_hdr": "name"}},
+            },
+        },
+        "w": {
+            "name": "names",
+            "fields": {
+                "id": {"expression": "r.col_id", "type": "int"},
+                "name": {"expression": "r.col_name", "type": "string"},
+            },
+        },
+    }
+    write = {
+        "type": "table_file",
+        "r": {"table": "names"},
+        "w": {"url_template": str(folder / "out.csv"), "top": {"order": "id(asc)"}, "columns": columns},
+    }
+    policy = {
+        "is_default": True,
+        "event_priority_order": "run_is_current(desc)",
+        "rules": [{"cmd": cmd, "expression": current + status} for cmd, status in rules],
+    }
+    return json.dumps({"nodes": {"load": load, "upper": write}, "dependency_policies": {"std": policy}})
+
+
+def _worker_processes(supervisor: int) -> list[int]:
+    """Batch-processing children of the supervisor (not multiprocessing's resource tracker)."""
+    pids = []
+    for pid in child_pids(supervisor):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in cmdline:
+            pids.append(pid)
+    return pids
+
+
+def test_kill_9_workers_at_random_moments_changes_no_output(
+    env: Env, worker: subprocess.Popen[bytes], clean: Snapshot, session: Session, keyspace: str, tmp_path: Path
+) -> None:
+    """SIGKILL a random worker process every 0.5-2.5 s until at least ten kills landed during runs.
+
+    If a run finishes before ten kills, another run starts and the kills go on; every run must equal the clean one.
+    """
+    rng = random.Random(20260422)
+    runs: list[Run] = []
+    kills = 0
+    while kills < MIN_KILLS:
+        run = start(env, keyspace, tmp_path / f"run{len(runs)}")
+        runs.append(run)
+        while kills < MIN_KILLS and not (run_statuses(session, keyspace, run.run_id) & {RunStatus.COMPLETE}):
+            time.sleep(rng.uniform(0.5, 2.5))
+            victims = _worker_processes(worker.pid)
+            if victims:
+                os.kill(rng.choice(victims), signal.SIGKILL)
+                kills += 1
+        assert len(runs) <= 3, "runs finish too fast to be hit ten times; make the fault script bigger"
+    assert kills >= MIN_KILLS
+    for run in runs:
+        assert wait_final(keyspace, run.run_id) == {RunStatus.START, RunStatus.COMPLETE}
+        assert_succeeded(session, keyspace, run)
+        assert snapshot(session, keyspace, run.run_id, run.out) == clean
+    assert worker.poll() is None  # the supervisor restarted every killed process
+
+
+def test_rabbitmq_restart_during_a_run(
+    env: Env, worker: subprocess.Popen[bytes], clean: Snapshot, session: Session, keyspace: str, tmp_path: Path
+) -> None:
+    """Workers reconnect to the restarted broker; durable quorum queues keep the batches; the run equals clean."""
+    run = start(env, keyspace, tmp_path)
+    wait_for(lambda: _some_batch_succeeded(session, keyspace, run.run_id), 120, "a first finished batch")
+    try:
+        rabbitmq.down()
+        time.sleep(2)
+    finally:
+        rabbitmq.up()
+    assert wait_final(keyspace, run.run_id) == {RunStatus.START, RunStatus.COMPLETE}
+    assert_succeeded(session, keyspace, run)
+    assert snapshot(session, keyspace, run.run_id, run.out) == clean
+
+
+def test_cassandra_restart_during_a_run(
+    env: Env, worker: subprocess.Popen[bytes], clean: Snapshot, keyspace: str, tmp_path: Path
+) -> None:
+    """Workers ride out the outage; the run completes (or fails saying why and succeeds when retried).
+
+    Nothing half-written is marked success: a successful run after the restart equals the clean one.
+    """
+    s = connect(cassandra_settings())
+    try:
+        run = start(env, keyspace, tmp_path / "first")
+        wait_for(lambda: _some_batch_succeeded(s, keyspace, run.run_id), 120, "a first finished batch")
+    finally:
+        close(s)
+    try:
+        cassandra.down()
+        time.sleep(2)
+    finally:
+        cassandra.up()
+    statuses = wait_final(keyspace, run.run_id)
+    s = connect(cassandra_settings())
+    try:
+        assert RunStatus.COMPLETE in statuses
+        results = node_results(s, keyspace, run.run_id)
+        if results != dict.fromkeys(NODES, NodeBatchStatus.SUCCESS):
+            comments = failure_comments(s, keyspace, run.run_id)
+            assert comments and all(c.strip() for c in comments), "a failed run must say why"
+            run = start(env, keyspace, tmp_path / "retry")
+            assert wait_final(keyspace, run.run_id) == {RunStatus.START, RunStatus.COMPLETE}
+            assert_succeeded(s, keyspace, run)
+        assert snapshot(s, keyspace, run.run_id, run.out) == clean
+    finally:
+        close(s)
+
+
+def _some_batch_succeeded(session: Session, ks: str, run_id: int) -> bool:
+    wf = WorkflowStore(session, ks)
+    return any(e.status is NodeBatchStatus.SUCCESS for e in wf.read_batch_history(run_id, "read"))
+
+
+def test_stop_while_batches_are_in_flight(env: Env, session: Session, keyspace: str, tmp_path: Path) -> None:
+    """After `run stop` no batch of the run starts; the queued ones are marked stopreceived; the run shows stop.
+
+    One worker process of its own (on its own queue) works through the read batches one at a time; the stop lands
+    right after the first one finished. A batch already past its run-status check when the stop is written
+    finishes normally (spec 5.2: in-flight batches finish), hence the small allowance on the timestamps.
+    """
+    own = Env()
+    proc = own.start_worker(1)
+    try:
+        run = start(own, keyspace, tmp_path)
+        wait_for(lambda: _some_batch_succeeded(session, keyspace, run.run_id), 120, "a first finished batch")
+        stopped = own.cli("run", "stop", "--keyspace", keyspace, "--run-id", str(run.run_id), timeout=60)
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout.strip() == f"run {run.run_id} stopped"
+        wf = WorkflowStore(session, keyspace)
+
+        def read_batches_settled() -> bool:
+            last = {}
+            for e in wf.read_batch_history(run.run_id, "read"):
+                last[e.batch.batch_idx] = e.status
+            return len(last) == FILES and all(s.finished for s in last.values())
+
+        wait_for(read_batches_settled, 120, "every read batch to be finished or stopreceived")
+        stop_ts = next(e.ts for e in wf.read_run_history(run.run_id) if e.status is RunStatus.STOP)
+        events = [e for n in NODES for e in wf.read_batch_history(run.run_id, n)]
+        late_starts = [e for e in events if e.status is NodeBatchStatus.START and (e.ts - stop_ts).total_seconds() > 1]
+        assert late_starts == []
+        assert any(e.status is NodeBatchStatus.STOPRECEIVED for e in events)
+        assert not [e for e in events if e.batch.script_node != "read"]  # downstream nodes never started
+        status = own.cli("run", "status", "--keyspace", keyspace, "--run-id", str(run.run_id), timeout=60)
+        assert status.stdout.splitlines()[0].startswith(f"run {run.run_id}: stop")
+        assert "read: stopreceived" in status.stdout
+    finally:
+        stop_worker(proc)
+        own.delete_queues()
