@@ -1,19 +1,20 @@
 """tag_and_denormalize (spec 7.2): one output row per (input row, tag whose criterion is true).
 
 Criteria are Go bool expressions over `r.*`, inline (`tag_criteria`) or in a JSON file (`tag_criteria_url`, read
-when the node runs, verbatim: no parameter substitution). Each is checked and compiled once; they run in a plain
-context (no decimal rounding, spec 2.6). Tags are tried in the order they are written (Go: random map order).
+and validated by script/external.py when the node runs, verbatim: no parameter substitution). Each is checked and
+compiled once; they run in a plain context (no decimal rounding, spec 2.6). Tags are tried in the order they are
+written (Go: random map order).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from capillaries_provider.engine.row_text import describe_row
-from capillaries_provider.expr import CompiledExpr, ExprError, check, compile_expr, field_refs, parse
+from capillaries_provider.expr import CompiledExpr, ExprError, check, compile_expr, field_refs
 from capillaries_provider.expr.types import FieldType, Value
+from capillaries_provider.script.external import tag_criteria
 from capillaries_provider.script.fetch import Fetcher
 from capillaries_provider.script.model import Expression, Node, Script, TagAndDenormalizeDef
 
@@ -54,11 +55,10 @@ class Tagger:
 
     @classmethod
     def for_node(cls, script: Script, node: Node, fetcher: Fetcher) -> Tagger:
+        """The node's criteria: inline, or read (and validated) from `tag_criteria_url` now."""
         proc = node.custom_processor
         assert isinstance(proc, TagAndDenormalizeDef)
-        criteria = proc.tag_criteria
-        if criteria is None:
-            criteria = load_tag_criteria(proc.tag_criteria_url, fetcher)
+        criteria = tag_criteria(script, node, fetcher=fetcher)
         return cls(node.name, proc.tag_field_name, criteria, script.reader_fields(node))
 
     def tags(self, row: Row) -> list[str]:
@@ -81,25 +81,3 @@ class Tagger:
         """`{r: row, p: {tag_field: tag}}` for every matching tag (0..N per row)."""
         for tag in self.tags(row):
             yield {"r": row, "p": {self.tag_field: tag}}
-
-
-def load_tag_criteria(url: str, fetcher: Fetcher) -> dict[str, Expression]:
-    """Read and parse a criteria file: a JSON object tag -> expression text."""
-    data = fetcher.read_bytes(url)
-    if not data.strip():
-        raise TaggingError(f"tag criteria file {url} is empty")
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise TaggingError(f"tag criteria file {url} is not valid JSON: {e}") from e
-    if not isinstance(raw, dict):
-        raise TaggingError(f"tag criteria file {url} must contain a JSON object tag -> expression")
-    criteria: dict[str, Expression] = {}
-    for tag, text in raw.items():
-        if not isinstance(text, str):
-            raise TaggingError(f"tag criteria file {url}: criterion of tag {tag!r} must be a string expression")
-        try:
-            criteria[tag] = Expression(text, parse(text))
-        except ExprError as e:
-            raise TaggingError(f"tag criteria file {url}: tag {tag!r}: {e}") from e
-    return criteria

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from capillaries_provider.engine.tagging import Tagger, TaggingError, load_tag_criteria
+from capillaries_provider.engine.tagging import Tagger, TaggingError
 from capillaries_provider.expr import parse
 from capillaries_provider.expr.types import FieldType, Value
-from capillaries_provider.script.fetch import LocalFileFetcher
 from capillaries_provider.script.model import Expression
 
 CASE = (
@@ -27,6 +27,11 @@ READER = {
 }
 
 
+def _criteria() -> dict[str, Expression]:
+    raw = json.loads(CRITERIA.read_text(encoding="utf-8"))
+    return {tag: Expression(text, parse(text)) for tag, text in raw.items()}
+
+
 def _products(n: int) -> list[dict[str, Value]]:
     lines = PRODUCTS.read_text(encoding="utf-8").splitlines()[1 : n + 1]
     out: list[dict[str, Value]] = []
@@ -39,7 +44,7 @@ def _products(n: int) -> list[dict[str, Value]]:
 
 
 def test_conformance_criteria_tag_the_first_products_like_the_go_baseline() -> None:
-    tagger = Tagger("tag_products", "tag", load_tag_criteria(str(CRITERIA), LocalFileFetcher()), READER)
+    tagger = Tagger("tag_products", "tag", _criteria(), READER)
     got = {row["product_id"]: tagger.tags(row) for row in _products(8)}
     # tagged_products_for_operator_review_baseline.csv lines for product ids 1..8.
     assert got == {
@@ -56,7 +61,7 @@ def test_conformance_criteria_tag_the_first_products_like_the_go_baseline() -> N
 
 
 def test_denormalize_emits_one_var_map_per_tag() -> None:
-    tagger = Tagger("tag_products", "tag", load_tag_criteria(str(CRITERIA), LocalFileFetcher()), READER)
+    tagger = Tagger("tag_products", "tag", _criteria(), READER)
     row = _products(3)[2]
     assert list(tagger.denormalize(row)) == [{"r": row, "p": {"tag": "boys"}}, {"r": row, "p": {"tag": "diving"}}]
 
@@ -75,18 +80,10 @@ def test_inline_criteria_like_portfolio() -> None:
     assert tagger.tags({"perf_json": "{}"}) == []
 
 
-def test_bad_criteria_are_reported(tmp_path: Path) -> None:
+def test_a_criterion_must_be_a_bool_expression() -> None:
     not_bool = {"x": Expression("r.price", parse("r.price"))}
     with pytest.raises(TaggingError, match="tag 'x': criterion 'r.price' must be a bool expression"):
         Tagger("n", "tag", not_bool, READER)
-    empty = tmp_path / "empty.json"
-    empty.write_text("  \n")
-    with pytest.raises(TaggingError, match="is empty"):
-        load_tag_criteria(str(empty), LocalFileFetcher())
-    broken = tmp_path / "broken.json"
-    broken.write_text('{"a": "r.price >"}')
-    with pytest.raises(TaggingError, match="tag 'a'"):
-        load_tag_criteria(str(broken), LocalFileFetcher())
 
 
 def test_runtime_failure_names_the_tag_and_the_row() -> None:
