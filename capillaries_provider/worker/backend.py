@@ -117,7 +117,15 @@ class CassandraBackend:
         return dt.datetime.now(dt.UTC)
 
     def is_transient(self, exc: BaseException) -> bool:
-        return is_transient(exc) or isinstance(exc, PublishError)
+        """Also looks through `__cause__`: a row write that kept timing out surfaces as a RowWriteError."""
+        seen: BaseException | None = exc
+        for _ in range(10):
+            if seen is None:
+                return False
+            if is_transient(seen) or isinstance(seen, PublishError):
+                return True
+            seen = seen.__cause__
+        return False
 
     def run_status(self, ks: str, run_id: int) -> RunStatus:
         return RunStatus(int(self.store(ks).run_status(run_id)))

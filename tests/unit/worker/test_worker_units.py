@@ -1,0 +1,96 @@
+"""Pure parts of the worker layer: transient-error classification, script cache, message -> task mapping."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+from cassandra import OperationTimedOut
+from cassandra.cluster import Session
+
+from capillaries_provider.config import AmqpSettings, CassandraSettings
+from capillaries_provider.queue.message import BatchMessage
+from capillaries_provider.queue.publisher import PublishError
+from capillaries_provider.script.errors import ScriptError, ScriptFetchError, ScriptValidationError
+from capillaries_provider.script.model import Script
+from capillaries_provider.store.errors import DuplicateKeyError, RowWriteError
+from capillaries_provider.worker.backend import CassandraBackend
+from capillaries_provider.worker.process import task_of
+from capillaries_provider.worker.scripts import ERROR_TTL_S, TTL_S, ScriptCache
+
+
+def backend() -> CassandraBackend:
+    return CassandraBackend(CassandraSettings(), AmqpSettings(), session=cast(Session, object()))
+
+
+def test_transient_errors_are_found_through_the_cause_chain() -> None:
+    be = backend()
+    timeout = OperationTimedOut("slow")
+    wrapped = RowWriteError("insert into t failed for rowid 1 after 6 attempts")
+    wrapped.__cause__ = timeout
+    assert be.is_transient(timeout)
+    assert be.is_transient(wrapped)
+    assert be.is_transient(PublishError("broker down"))
+    assert not be.is_transient(DuplicateKeyError("idx_a_00001", "k", 1, 2))
+    assert not be.is_transient(ValueError("bad cell"))
+
+
+class _Loader:
+    def __init__(self, results: list[Any]) -> None:
+        self.results = results
+        self.calls = 0
+
+    def __call__(self, url: str, params: str | None) -> Script:
+        self.calls += 1
+        result = self.results.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return cast(Script, result)
+
+
+def test_script_cache_keeps_scripts_for_a_minute() -> None:
+    now = [0.0]
+    first, second = object(), object()
+    loader = _Loader([first, second])
+    cache = ScriptCache(loader, clock=lambda: now[0])
+    assert cache("s.json", "") is first
+    now[0] = TTL_S - 1
+    assert cache("s.json", "") is first
+    now[0] = TTL_S + 1
+    assert cache("s.json", "") is second
+    assert loader.calls == 2
+
+
+def test_script_cache_remembers_content_errors_briefly_but_never_fetch_errors() -> None:
+    now = [0.0]
+    bad = ScriptValidationError([ScriptError("broken")])
+    loader = _Loader([ScriptFetchError("down"), bad, object()])
+    cache = ScriptCache(loader, clock=lambda: now[0])
+    with pytest.raises(ScriptFetchError):
+        cache("s.json", "p.json")
+    with pytest.raises(ScriptValidationError):
+        cache("s.json", "p.json")
+    with pytest.raises(ScriptValidationError):
+        cache("s.json", "p.json")  # cached
+    now[0] = ERROR_TTL_S + 1
+    assert cache("s.json", "p.json") is not None
+    assert loader.calls == 3
+
+
+def test_message_maps_to_task_with_all_batch_fields() -> None:
+    msg = BatchMessage.new(
+        script_url="/s.json",
+        script_params_url="/p.json",
+        ks="ks1",
+        run_id=3,
+        target_node="n",
+        first_token=-9,
+        last_token=9,
+        batch_idx=1,
+        batches_total=2,
+        ts_ms=1234,
+    )
+    task = task_of(msg)
+    assert (task.ks, task.run_id, task.target_node, task.batch_idx, task.batches_total) == ("ks1", 3, "n", 1, 2)
+    assert (task.first_token, task.last_token, task.script_url, task.script_params_url) == (-9, 9, "/s.json", "/p.json")
+    assert (task.id, task.ts_ms, task.full_id) == (msg.id, 1234, "ks1/3/n/1")
