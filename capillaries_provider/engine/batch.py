@@ -137,9 +137,9 @@ class BatchProcessor:
         deps = [d for d in dict.fromkeys(dependency_nodes(script, node)) if d is not None]
         try:
             entries = port.dependency_entries(task.ks, task.run_id, deps) if deps else {}
+            decision = decide(script, node, entries)
         except DependencyLookupError as exc:
             return self._finish(task, script, BatchStatus.FAIL, f"dependency check failed: {exc}")
-        decision = decide(script, node, entries)
         if decision.cmd is DependencyCmd.WAIT:
             return _retry(f"dependencies not ready: {decision.reason}")
         if decision.cmd is DependencyCmd.NOGO:

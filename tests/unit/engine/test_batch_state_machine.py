@@ -162,12 +162,13 @@ def test_dependency_not_finished_means_retry_and_nothing_recorded() -> None:
     assert (1, "calc", 1) not in be.batches
 
 
-def test_dependency_failed_is_nogo_with_rule_in_comment() -> None:
+def test_dependency_failed_is_nogo_with_reason_in_comment() -> None:
     be = started()
     be.set_node_status(KS, 1, "read", 0, BatchStatus.FAIL, "")
     out = processor(be).process(task("calc", 1))
     assert (out.decision, out.recorded) == (Decision.ACK, BatchStatus.FAIL)
-    assert "rule 3 (nogo" in be.batches[(1, "calc", 1)][-1].comment
+    comment = be.batches[(1, "calc", 1)][-1].comment
+    assert comment == "dependency nogo: read: nogo on current run 1 (run start, node fail)"
 
 
 def test_dependency_never_run_records_failure() -> None:
