@@ -60,6 +60,7 @@ class _CassandraWatcher(BaseTrigger):
         return WorkflowStore(self._session, self.keyspace)
 
     async def cleanup(self) -> None:
+        """Close the session; also run by `run()` itself, since `dag.test()` never calls `cleanup()`."""
         session, self._session = self._session, None
         if session is not None:
             await asyncio.to_thread(close, session)
@@ -67,10 +68,13 @@ class _CassandraWatcher(BaseTrigger):
     async def on_kill(self) -> None:
         if not self.stop_run_on_kill:
             return
-        store = await self._store()
-        task = getattr(self, "task_id", "?")
-        await asyncio.to_thread(stop_run, store, self.run_id, KILL_COMMENT.format(task=task))
-        self.log.info("stopped Capillaries run %s/%s", self.keyspace, self.run_id)
+        try:
+            store = await self._store()
+            task = getattr(self, "task_id", "?")
+            await asyncio.to_thread(stop_run, store, self.run_id, KILL_COMMENT.format(task=task))
+            self.log.info("stopped Capillaries run %s/%s", self.keyspace, self.run_id)
+        finally:
+            await self.cleanup()
 
 
 class CapillariesNodeTrigger(_CassandraWatcher):
@@ -91,6 +95,14 @@ class CapillariesNodeTrigger(_CassandraWatcher):
         return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            async for event in self._watch():
+                yield event
+                return
+        finally:
+            await self.cleanup()
+
+    async def _watch(self) -> AsyncIterator[TriggerEvent]:
         store = await self._store()
         last = ""
         while True:
@@ -139,6 +151,14 @@ class CapillariesRunTrigger(_CassandraWatcher):
         return f"{type(self).__module__}.{type(self).__qualname__}", self._base_kwargs()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            async for event in self._watch():
+                yield event
+                return
+        finally:
+            await self.cleanup()
+
+    async def _watch(self) -> AsyncIterator[TriggerEvent]:
         store = await self._store()
         last = ""
         while True:

@@ -1,0 +1,274 @@
+"""Real Airflow against the real Cassandra and RabbitMQ: `dag.test()` runs an example DAG end to end.
+
+A `capillaries worker` subprocess consumes a queue of its own; the DAG reaches it through two Airflow connections
+given as environment variables. Triggers run inline in `dag.test()`, exactly the code the triggerer would run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pendulum
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "dags"
+EXAMPLES = DAGS / "capillaries_examples"
+QUEUE = f"capillaries_airflow_test_{uuid.uuid4().hex[:6]}"
+
+LARGE_SALES = (
+    "sale_id,region,amount,amount_with_tax\n"
+    "1,north,250.00,300.00\n"
+    "3,east,100.00,120.00\n"
+    "5,north,310.40,372.48\n"
+    "7,east,180.10,216.12\n"
+    "8,west,100.01,120.01\n"
+)
+
+
+@pytest.fixture(scope="module")
+def connections(live_services: None) -> Iterator[None]:
+    """Airflow connections (env secrets backend) pointing at the local services and this test's queue."""
+    from capillaries_provider.config import amqp_settings, cassandra_settings
+
+    cs, amqp = cassandra_settings(), amqp_settings()
+    url = urlsplit(amqp.url)
+    env = {
+        "AIRFLOW_CONN_CASSANDRA_DEFAULT": json.dumps(
+            {
+                "conn_type": "cassandra",
+                "host": ",".join(cs.hosts),
+                "port": cs.port,
+                "login": cs.username,
+                "password": cs.password,
+            }
+        ),
+        "AIRFLOW_CONN_CAPILLARIES_AMQP_DEFAULT": json.dumps(
+            {
+                "conn_type": "capillaries_amqp",
+                "host": url.hostname,
+                "port": url.port or 5672,
+                "login": url.username,
+                "password": url.password,
+                "extra": {"queue": QUEUE},
+            }
+        ),
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def worker(connections: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "capillaries_provider.cli.main", "worker", "--processes", "1", "--queue", QUEUE],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "CAPILLARIES_AMQP_QUEUE": QUEUE},
+        )
+        yield proc
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print(log.read_text()[-5000:])
+
+
+@pytest.fixture
+def keyspace(connections: None) -> Iterator[str]:
+    from capillaries_provider.config import cassandra_settings
+    from capillaries_provider.store.session import close, connect, drop_keyspace
+
+    ks = f"af_{uuid.uuid4().hex[:10]}"
+    yield ks
+    session = connect(cassandra_settings())
+    try:
+        drop_keyspace(session, ks)
+    finally:
+        close(session)
+
+
+def _serialized_dag(airflow_db: Path, file: str, dag_id: str) -> Any:
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.utils.session import create_session
+
+    with create_session() as s:
+        s.merge(DagBundleModel(name="capillaries_test_bundle"))
+        s.commit()
+    bag = DagBag(dag_folder=str(DAGS / file))
+    assert bag.import_errors == {}
+    dag = bag.dags[dag_id]
+    sync_bag_to_db(bag, bundle_name="capillaries_test_bundle", bundle_version="1")
+    return dag
+
+
+def _states(dr: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
+
+
+def _params_file(tmp_path: Path, out: Path) -> str:
+    p = tmp_path / "params.json"
+    p.write_text(json.dumps({"dir_in": str(EXAMPLES / "daily_sales" / "in"), "dir_out": str(out)}))
+    return str(p)
+
+
+def test_daily_sales_dag_runs_end_to_end_then_a_second_run_reads_the_first(
+    airflow_db: Path, worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
+) -> None:
+    dag = _serialized_dag(airflow_db, "capillaries_daily_sales.py", "capillaries_daily_sales")
+    out = tmp_path / "out"
+    params_path = _params_file(tmp_path, out)
+
+    first = dag.test(
+        logical_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+        run_conf={"keyspace": keyspace, "params_path": params_path},
+    )
+    assert _states(first) == {
+        "start_run": "success",
+        "read_sales": "success",
+        "large_sales": "success",
+        "file_large_sales": "success",
+        "finish_run": "success",
+    }
+    assert (out / "large_sales_00001.csv").read_text() == LARGE_SALES
+    assert str(first.state) == "success"
+
+    # A later DAG run in the same keyspace starting downstream: read_sales is skipped, large_sales reads run 1.
+    second = dag.test(
+        logical_date=pendulum.datetime(2026, 11, 2, tz="UTC"),
+        run_conf={"keyspace": keyspace, "params_path": params_path, "start_nodes": ["large_sales"]},
+    )
+    assert _states(second) == {
+        "start_run": "success",
+        "read_sales": "skipped",
+        "large_sales": "success",
+        "file_large_sales": "success",
+        "finish_run": "success",
+    }
+    assert (out / "large_sales_00002.csv").read_text() == LARGE_SALES
+
+    from capillaries_provider.config import cassandra_settings
+    from capillaries_provider.store.session import close, connect
+    from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+
+    session = connect(cassandra_settings())
+    try:
+        store = WorkflowStore(session, keyspace)
+        props = store.read_all_run_properties()
+        assert [(p.run_id, p.start_nodes, p.affected_nodes) for p in props] == [
+            (1, ("read_sales",), ("read_sales", "large_sales", "file_large_sales")),
+            (2, ("large_sales",), ("large_sales", "file_large_sales")),
+        ]
+        assert props[0].run_description.endswith(f"[airflow capillaries_daily_sales/{first.run_id}]")
+        assert store.run_status(1) is RunStatus.COMPLETE
+        assert store.run_status(2) is RunStatus.COMPLETE
+    finally:
+        close(session)
+
+
+def _store_session() -> Any:
+    from capillaries_provider.config import cassandra_settings
+    from capillaries_provider.store.session import connect
+
+    return connect(cassandra_settings())
+
+
+def test_rerunning_a_node_in_the_same_run_empties_its_tables_first(
+    airflow_db: Path, worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
+) -> None:
+    from capillaries_provider.store.session import close
+    from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore
+
+    dag = _serialized_dag(airflow_db, "capillaries_daily_sales.py", "capillaries_daily_sales")
+    out = tmp_path / "out"
+    conf = {"keyspace": keyspace, "params_path": _params_file(tmp_path, out)}
+    day = pendulum.datetime(2026, 11, 5, tz="UTC")
+    # dag.test() derives the DAG run id from run_after: the same value gives the same DAG run id both times.
+    first = dag.test(logical_date=day, run_after=day, run_conf=conf)
+    assert str(first.state) == "success"
+
+    session = _store_session()
+    try:
+        # A stray row in the node's table: only a reset (truncate) before the re-run removes it from the output.
+        session.execute(
+            f"INSERT INTO {keyspace}.large_sales_00001 (rowid, batch_idx, sale_id, region, amount, amount_with_tax)"
+            " VALUES (42, 0, 999, 'stray', 1000, 1200)"
+        )
+        read_sales_rows = len(WorkflowStore(session, keyspace).read_batch_history(1, "read_sales"))
+    finally:
+        close(session)
+
+    # Same DAG run again (same run id) with read_sales kept as done: like clearing large_sales and downstream.
+    again = dag.test(logical_date=day, run_after=day, run_conf=conf, mark_success_pattern="^read_sales$")
+    assert again.run_id == first.run_id
+    assert _states(again)["large_sales"] == "success"
+    assert (out / "large_sales_00001.csv").read_text() == LARGE_SALES
+
+    session = _store_session()
+    try:
+        store = WorkflowStore(session, keyspace)
+        assert [p.run_id for p in store.read_all_run_properties()] == [1]
+        assert len(store.read_batch_history(1, "read_sales")) == read_sales_rows
+        statuses = {e.status for e in store.read_batch_history(1, "large_sales")}
+        assert statuses == {NodeBatchStatus.START, NodeBatchStatus.SUCCESS}
+        assert store.run_status(1) is RunStatus.COMPLETE
+    finally:
+        close(session)
+
+
+def test_a_failing_batch_fails_its_task_with_the_error_and_stops_the_run(
+    airflow_db: Path, worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
+) -> None:
+    from capillaries_provider.store.session import close
+    from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+
+    dag = _serialized_dag(airflow_db, "capillaries_daily_sales.py", "capillaries_daily_sales")
+    bad_in = tmp_path / "in"
+    bad_in.mkdir()
+    (bad_in / "sales.csv").write_text("sale_id,region,amount\n1,north,12.50\n2,south,not-a-number\n")
+    params = tmp_path / "bad_params.json"
+    params.write_text(json.dumps({"dir_in": str(bad_in), "dir_out": str(tmp_path / "out")}))
+
+    dr = dag.test(
+        logical_date=pendulum.datetime(2026, 11, 6, tz="UTC"),
+        run_conf={"keyspace": keyspace, "params_path": str(params)},
+    )
+    assert str(dr.state) == "failed"
+    assert _states(dr) == {
+        "start_run": "success",
+        "read_sales": "failed",
+        "large_sales": "upstream_failed",
+        "file_large_sales": "upstream_failed",
+        "finish_run": "failed",
+    }
+    session = _store_session()
+    try:
+        store = WorkflowStore(session, keyspace)
+        (failed,) = [e for e in store.read_batch_history(1, "read_sales") if e.status.name == "FAIL"]
+        assert "not-a-number" in failed.comment
+        assert store.run_status(1) is RunStatus.STOP
+        (stop,) = [e for e in store.read_run_history(1) if e.status is RunStatus.STOP]
+        assert stop.comment == (
+            "stopped by Airflow: nodes not succeeded: read_sales=fail, large_sales=none, file_large_sales=none"
+        )
+    finally:
+        close(session)
