@@ -13,7 +13,7 @@ from pipeline_script import pipeline_doc, write_pipeline
 
 from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore
 
-BIG_ROWS = 6000
+BIG_ROWS = 10000
 
 
 def _big_input(path: Path) -> None:
