@@ -1,6 +1,7 @@
 """The py_calc child process: runs user formulas for one worker process, page after page (spec 7.1).
 
-Started as `<interpreter> [params] child_main.py <memory_limit_mb>` with a minimal environment. It must stay a
+Started as `<interpreter> [params] child_main.py <memory_limit_mb> <parent pid>` with a minimal environment; it
+dies with its parent (Linux parent-death signal). It must stay a
 standalone script (the interpreter may not have capillaries_provider installed), so it imports only the
 standard library.
 
@@ -178,8 +179,23 @@ def _handle(wfd: int, request: dict[str, Any], codes: dict[str, Any]) -> None:
     _run_rows(wfd, request, code, fields)
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL us when the worker dies, so user code never outlives it (no-op elsewhere)."""
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(0)
+
+
 def main() -> None:
     memory_limit_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    if len(sys.argv) > 2:
+        _die_with_parent(int(sys.argv[2]))
     if memory_limit_mb > 0:
         import resource
 

@@ -43,6 +43,7 @@ class _Child:
             *settings.interpreter_params,
             str(CHILD_SCRIPT),
             str(settings.memory_limit_mb),
+            str(os.getpid()),
         ]
         try:
             self.proc = subprocess.Popen(

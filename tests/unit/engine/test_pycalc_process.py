@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
@@ -278,3 +280,38 @@ def test_missing_interpreter_is_a_clear_error() -> None:
     program = _program({"v": ("ident(r.x)", FieldType.INT)}, {"x": FieldType.INT})
     with pytest.raises(PyCalcError, match="cannot start the py_calc interpreter '/nonexistent/python3'"):
         program.calculate(missing, [{"x": 1}])
+
+
+def test_a_busy_child_dies_with_its_worker(tmp_path: Path) -> None:
+    # A worker whose child is stuck in user code (deaf to the row alarm) is killed without any cleanup: the child
+    # never reads the closed pipe, only the parent-death signal can stop it.
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "from capillaries_provider.engine.pycalc import PyCalcField, PyCalcPool, PyCalcProgram, PyCalcSettings\n"
+        "from capillaries_provider.expr.types import FieldType\n"
+        "code = 'import os, signal\\ndef pid():\\n    return os.getpid()\\n'\n"
+        "code += 'def hang():\\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\\n'\n"
+        "code += '    while True:\\n        pass\\n'\n"
+        "pool = PyCalcPool(PyCalcSettings())\n"
+        "pid = PyCalcProgram('n', code, [PyCalcField('p', FieldType.INT, 'pid()', 'pid()')], {})\n"
+        "print(pid.calculate(pool, [{}])[0]['p'], flush=True)\n"
+        "hang = PyCalcProgram('n', code, [PyCalcField('p', FieldType.INT, 'hang()', 'hang()')], {})\n"
+        "hang.calculate(pool, [{}], timeout_s=600)\n"
+    )
+    worker = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert worker.stdout is not None
+    child_pid = int(worker.stdout.readline())
+    time.sleep(0.5)  # let the child enter hang()
+    os.kill(child_pid, 0)  # alive while the worker lives
+    worker.kill()
+    worker.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child_pid, 9)
+        pytest.fail(f"py_calc child {child_pid} outlived its worker")
