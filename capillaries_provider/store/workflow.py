@@ -417,16 +417,22 @@ class WorkflowStore:
             ),
         )
 
-    def read_batch_history(self, run_id: int, node: str, batch_idx: int | None = None) -> list[BatchHistoryEvent]:
-        """Batch history rows of a node (or of one of its batches), sorted by ts."""
+    def read_batch_history(
+        self, run_id: int, node: str | None = None, batch_idx: int | None = None
+    ) -> list[BatchHistoryEvent]:
+        """Batch history rows of a run, of one of its nodes, or of one batch of a node; sorted by ts."""
         cols = (
             "SELECT ts, run_id, script_node, batch_idx, batches_total, status, first_token, last_token, instance,"
-            " thread, comment FROM {ks}.wf_batch_history WHERE run_id = ? AND script_node = ?"
+            " thread, comment FROM {ks}.wf_batch_history WHERE run_id = ?"
         )
-        if batch_idx is None:
-            rows = self._execute(cols, (run_id, node))
+        if node is None:
+            if batch_idx is not None:
+                raise ValueError("a batch index needs a node")
+            rows = self._execute(cols, (run_id,))
+        elif batch_idx is None:
+            rows = self._execute(cols + " AND script_node = ?", (run_id, node))
         else:
-            rows = self._execute(cols + " AND batch_idx = ?", (run_id, node, batch_idx))
+            rows = self._execute(cols + " AND script_node = ? AND batch_idx = ?", (run_id, node, batch_idx))
         events = [
             BatchHistoryEvent(
                 ts=_utc(r["ts"]),
@@ -445,7 +451,7 @@ class WorkflowStore:
             )
             for r in rows
         ]
-        return sorted(events, key=lambda e: (e.ts, e.batch.batch_idx))
+        return sorted(events, key=lambda e: (e.ts, e.batch.script_node, e.batch.batch_idx))
 
     def batch_status(self, run_id: int, node: str, batch_idx: int) -> BatchHistoryEvent | None:
         """The batch's current status row (latest ts), or None if it was never touched."""

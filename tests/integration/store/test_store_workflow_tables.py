@@ -169,6 +169,8 @@ def test_refresh_marks_node_then_run_complete(wf: WorkflowStore) -> None:
         (1, NodeBatchStatus.START),
         (1, NodeBatchStatus.FAIL),
     }
+    whole_run = wf.read_batch_history(1)
+    assert len(whole_run) == 6 and {e.batch.script_node for e in whole_run} == {"a", "b"}
     failed = [e for e in history if e.status == NodeBatchStatus.FAIL][0]
     assert (failed.comment, failed.thread, failed.instance) == ("boom", 8, "host/test/x")
     assert failed.batch == a[1]
