@@ -117,11 +117,10 @@ class LookupJoin:
         filt = None
         if lookup.filter is not None:
             filt = compile_expr(lookup.filter.ast, {"l": right_types}, round_decimals=False)
-        used_l: set[str] = set()
-        used_r: set[str] = set(lookup.join_on)
+        used: dict[str, set[str]] = {"r": set(lookup.join_on), "l": set()}
         for expr in [f.expression for f in creator.fields.values()] + ([lookup.filter] if lookup.filter else []):
             for alias, name in field_refs(expr.ast):
-                (used_l if alias == "l" else used_r if alias == "r" else set()).add(name)
+                used.setdefault(alias, set()).add(name)
         return cls(
             node=node,
             lookup=lookup,
@@ -130,8 +129,8 @@ class LookupJoin:
             fields=fields,
             having=having,
             filter=filt,
-            left_fields={f: t for f, t in left_types.items() if f in used_r},
-            right_fields={f: t for f, t in right_types.items() if f in used_l},
+            left_fields={f: t for f, t in left_types.items() if f in used["r"]},
+            right_fields={f: t for f, t in right_types.items() if f in used["l"]},
         )
 
     # -- joining ---------------------------------------------------------------------------------------------------
