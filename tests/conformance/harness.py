@@ -66,6 +66,8 @@ class Staging:
 
     def stage(self, case_dir: Path, case: dict) -> None:  # type: ignore[type-arg]
         for entry in case["stage"]:
+            if entry.get("dst") is None:  # informational files (transcripts) are not staged
+                continue
             dst = self.resolve(entry["dst"])
             dst.parent.mkdir(parents=True, exist_ok=True)
             src = case_dir / entry["src"]
