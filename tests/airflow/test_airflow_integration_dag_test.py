@@ -272,3 +272,46 @@ def test_a_failing_batch_fails_its_task_with_the_error_and_stops_the_run(
         )
     finally:
         close(session)
+
+
+CUSTOMER_TIERS = (
+    "customer_id,name,country,order_count,total_amount,max_amount,avg_order,tier\n"
+    "C001,Ada Lovelace,UK,4,208.90,120.50,52.23,bronze\n"
+    "C002,Alan Turing,UK,2,82.45,47.45,41.23,bronze\n"
+    "C003,Grace Hopper,US,3,672.40,410.00,224.13,silver\n"
+    "C004,Edsger Dijkstra,NL,2,41.00,22.01,20.50,bronze\n"
+    "C005,Barbara Liskov,US,2,519.90,420.00,259.95,silver\n"
+    "C006,Donald Knuth,US,3,2340.40,1200.00,780.13,gold\n"
+    "C007,Niklaus Wirth,CH,1,5.00,5.00,5.00,bronze\n"
+    "C008,Frances Allen,US,2,200.60,140.60,100.30,bronze\n"
+    "C009,Tony Hoare,UK,1,75.00,75.00,75.00,bronze\n"
+)
+US_TOTALS = (
+    "customer_id,country,order_count,total_amount\n"
+    "C006,US,3,2340.40\n"
+    "C003,US,3,672.40\n"
+    "C005,US,2,519.90\n"
+    "C008,US,2,200.60\n"
+)
+
+
+def test_shop_orders_lookup_aggregates_and_py_calc_end_to_end(
+    airflow_db: Path, worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
+) -> None:
+    dag = _serialized_dag(airflow_db, "capillaries_shop_orders.py", "capillaries_shop_orders")
+    out = tmp_path / "out"
+    shop = EXAMPLES / "shop_orders"
+    params = tmp_path / "shop_params.json"
+    params.write_text(
+        json.dumps(
+            {"dir_in": str(shop / "in"), "dir_py": str(shop / "py"), "dir_out": str(out), "totals_start_policy": "auto"}
+        )
+    )
+    dr = dag.test(
+        logical_date=pendulum.datetime(2026, 11, 7, tz="UTC"),
+        run_conf={"keyspace": keyspace, "params_path": str(params), "description": "integration test"},
+    )
+    assert set(_states(dr).values()) == {"success"}
+    # C010 has no orders: the inner lookup drops the customer.
+    assert (out / "customer_tiers.csv").read_text() == CUSTOMER_TIERS
+    assert (out / "us_customer_totals.csv").read_text() == US_TOTALS

@@ -237,3 +237,18 @@ def test_provider_info_declares_the_amqp_connection_and_importable_modules() -> 
         for entry in info[key]:
             for mod in entry["python-modules"]:
                 importlib.import_module(mod)
+
+
+def test_airflow_providers_manager_registers_the_connection_type_and_its_fields() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    pm = ProvidersManager()
+    hook = pm.hooks["capillaries_amqp"]
+    assert hook is not None
+    assert hook.hook_class_name == "capillaries_provider.hooks.capillaries.CapillariesHook"
+    assert hook.package_name == "capillaries-provider"
+    assert {k for k in pm.connection_form_widgets if k.startswith("extra__capillaries_amqp__")} == {
+        "extra__capillaries_amqp__queue",
+        "extra__capillaries_amqp__retry_delay_ms",
+        "extra__capillaries_amqp__ssl",
+    }
