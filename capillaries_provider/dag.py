@@ -244,17 +244,17 @@ class CapillariesTaskGroup(TaskGroup):
         script = load_script_cached(script_path, params_path)
         super().__init__(**kwargs)
         self.script = script
+        if start_nodes is None:
+            starts: list[str] | str = default_start_nodes(script)
+        else:
+            starts = start_nodes if isinstance(start_nodes, str) else list(start_nodes)
         with self:
             self.capillaries_tasks = build_airflow_graph(
                 script,
                 script_path=script_path,
                 keyspace=keyspace,
                 params_path=params_path or "",
-                start_nodes=list(start_nodes)
-                if start_nodes is not None and not isinstance(start_nodes, str)
-                else start_nodes
-                if start_nodes is not None
-                else default_start_nodes(script),
+                start_nodes=starts,
                 description=description,
                 cassandra_conn_id=cassandra_conn_id,
                 amqp_conn_id=amqp_conn_id,
