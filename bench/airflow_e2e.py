@@ -1,12 +1,143 @@
-"""End-to-end wall time of the benchmark script through Airflow (placeholder until the DAG factory lands)."""
+"""End-to-end wall time of the benchmark script through Airflow: `CapillariesDag` run with `dag.test()`.
+
+Each measurement is a fresh child process with its own AIRFLOW_HOME (SQLite, migrated once), Airflow connections
+given as environment variables that point at the local Cassandra and at the benchmark's queue, so the already
+running benchmark workers do the data work. `dag.test()` runs the tasks and their triggers in that one process,
+the same code the scheduler, workers and triggerer would run; the wall time is that of `dag.test()`, from the
+`start_run` task to `finish_run`.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench.pipeline import REPO, SCRIPT, drop
+
+DAG_ID = "capillaries_bench_portfolio"
+BUNDLE = "capillaries_bench_bundle"
+
+
+def _airflow_env(home: Path, queue: str) -> dict[str, str]:
+    from capillaries_provider.config import amqp_settings, cassandra_settings
+
+    cs, amqp = cassandra_settings(), amqp_settings()
+    url = urlsplit(amqp.url)
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+            "CAPILLARIES_AMQP_QUEUE": queue,
+            "AIRFLOW_CONN_CASSANDRA_DEFAULT": json.dumps(
+                {
+                    "conn_type": "cassandra",
+                    "host": ",".join(cs.hosts),
+                    "port": cs.port,
+                    "login": cs.username,
+                    "password": cs.password,
+                }
+            ),
+            "AIRFLOW_CONN_CAPILLARIES_AMQP_DEFAULT": json.dumps(
+                {
+                    "conn_type": "capillaries_amqp",
+                    "host": url.hostname,
+                    "port": url.port or 5672,
+                    "login": url.username,
+                    "password": url.password,
+                    "extra": {"queue": queue},
+                }
+            ),
+        }
+    )
+    return env
+
+
+def _child(params: str, start_nodes: list[str], keyspace: str) -> None:
+    """Runs inside the child: build, serialize and test-run the DAG once; print wall seconds and states as JSON."""
+    import pendulum
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.utils.session import create_session
+
+    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    dags.mkdir(parents=True, exist_ok=True)
+    dag_file = dags / "bench_portfolio_dag.py"
+    dag_file.write_text(
+        "# Airflow DAG of the benchmark script (written by bench/airflow_e2e.py)\n"
+        "import pendulum\n"
+        "from capillaries_provider import CapillariesDag\n"
+        f"dag = CapillariesDag(dag_id={DAG_ID!r}, script_path={str(SCRIPT)!r}, params_path={params!r},\n"
+        f"    keyspace={keyspace!r}, start_nodes={start_nodes!r}, schedule=None,\n"
+        "    start_date=pendulum.datetime(2026, 1, 1, tz='UTC'), catchup=False)\n"
+    )
+    with create_session() as s:
+        s.merge(DagBundleModel(name=BUNDLE))
+        s.commit()
+    bag = DagBag(dag_folder=str(dag_file))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    dag = bag.dags[DAG_ID]
+    sync_bag_to_db(bag, bundle_name=BUNDLE, bundle_version="1")
+    started = time.monotonic()
+    dr = dag.test(logical_date=pendulum.now("UTC"), run_conf={"keyspace": keyspace})
+    wall = time.monotonic() - started
+    states = {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
+    print("BENCH_RESULT " + json.dumps({"wall_s": wall, "state": str(dr.state), "tasks": states}), flush=True)
 
 
 def measure(
     params: Path, start_nodes: Sequence[str], repeats: int, queue: str, timeout_s: float, log: Callable[[str], None]
 ) -> tuple[list[float], str]:
-    raise NotImplementedError("Airflow end-to-end measurement is not wired yet")
+    """`repeats` DAG runs, each in a fresh keyspace; returns the wall times and a note on how they were taken."""
+    home = params.parent / "airflow_home"
+    env = _airflow_env(home, queue)
+    if not (home / "airflow.db").exists():
+        log("airflow db migrate (once)")
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
+    walls = []
+    for rep in range(repeats):
+        ks = f"bench_af_{uuid.uuid4().hex[:8]}"
+        log(f"end to end via Airflow (CapillariesDag, dag.test), repeat {rep + 1}")
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.airflow_e2e", "--child", str(params), ",".join(start_nodes), ks],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                cwd=REPO,
+            )
+        finally:
+            drop(ks)
+        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
+        if done.returncode != 0 or line is None:
+            raise RuntimeError(f"dag.test failed ({done.returncode}): {(done.stdout + done.stderr)[-3000:]}")
+        result = json.loads(line.split(" ", 1)[1])
+        if result["state"] != "success":
+            raise RuntimeError(f"DAG run ended {result['state']}: {result['tasks']}")
+        walls.append(float(result["wall_s"]))
+        log(f"  {walls[-1]:.1f} s")
+    return walls, "dag.test() of CapillariesDag in a child process (tasks and triggers in-process, SQLite metadata)"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--child", nargs=3, metavar=("PARAMS", "START_NODES", "KEYSPACE"), required=True)
+    a = p.parse_args()
+    params, nodes, ks = a.child
+    _child(params, nodes.split(","), ks)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,14 +3,16 @@
 Same data table (rowid, batch_idx + the 8 transaction fields with the same CQL types) and the same non-unique
 index table (key, rowid) as the script's `load_txns` node, created the way a run creates them. Each row is one
 data INSERT plus one index INSERT, both prepared, sent with the driver's `execute_concurrent` at a large in-flight
-window; rows are built in memory beforehand, so only the driver and Cassandra are measured. `processes` writers
-run in parallel (one session each), like worker processes would.
+window, either one request per insert or in UNLOGGED batches of 10 inserts (the engine's grouping on one node;
+the faster of the two is the ceiling). Rows are built in memory beforehand, so only the driver and Cassandra are
+measured. `processes` writers run in parallel (one session each), like worker processes would.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import multiprocessing
 import random
 import time
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cassandra.concurrent import execute_concurrent
+from cassandra.query import BatchStatement, BatchType
 
+from bench.pipeline import schema_retry
 from bench.procwatch import cassandra_pid, cpu_seconds
 from capillaries_provider.config import cassandra_settings
 from capillaries_provider.store.session import close, connect, ensure_keyspace
@@ -44,6 +48,7 @@ INDEX_INSERT = "INSERT INTO {ks}.raw_idx_txns_account_id (key, rowid) VALUES (?,
 class CeilingResult:
     processes: int
     rows: int
+    per_batch: int
     wall_s: float
     client_cpu_s: float
     cassandra_cpu_s: float
@@ -55,13 +60,11 @@ class CeilingResult:
 
 def create_tables(ks: str) -> None:
     settings = cassandra_settings()
-    session = connect(settings)
+    session = connect(settings, request_timeout_s=120.0)
     try:
-        ensure_keyspace(session, ks, settings.replication)
-        session.execute(f"DROP TABLE IF EXISTS {ks}.raw_txns")
-        session.execute(f"DROP TABLE IF EXISTS {ks}.raw_idx_txns_account_id")
-        session.execute(DATA_DDL.format(ks=ks))
-        session.execute(INDEX_DDL.format(ks=ks))
+        schema_retry("create keyspace", lambda: ensure_keyspace(session, ks, settings.replication))
+        for ddl in (DATA_DDL.format(ks=ks), INDEX_DDL.format(ks=ks)):
+            schema_retry("create table", functools.partial(session.execute, ddl))
     finally:
         close(session)
 
@@ -89,7 +92,23 @@ def _rows(part: int, count: int, accounts: int) -> list[tuple[object, ...]]:
     return out
 
 
-def _write_part(ks: str, part: int, count: int, accounts: int, ready: Any, go: Any, report: Any) -> None:
+def _statements(data: Any, index: Any, chunk: list[tuple[object, ...]], per_batch: int) -> list[tuple[Any, Any]]:
+    """(statement, params) pairs for a chunk of rows: single inserts, or UNLOGGED batches of `per_batch` inserts."""
+    singles = [(data, r) for r in chunk] + [(index, (r[4], r[0])) for r in chunk]
+    if per_batch == 1:
+        return singles
+    out = []
+    for i in range(0, len(singles), per_batch):
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        for stmt, params in singles[i : i + per_batch]:
+            batch.add(stmt, params)
+        out.append((batch, None))
+    return out
+
+
+def _write_part(
+    ks: str, part: int, count: int, accounts: int, per_batch: int, ready: Any, go: Any, report: Any
+) -> None:
     """One writer process: connect, prepare, build its rows; signal ready; write when told to; report timings."""
     session = connect(cassandra_settings())
     try:
@@ -102,15 +121,18 @@ def _write_part(ks: str, part: int, count: int, accounts: int, ready: Any, go: A
         for i in range(0, count, CHUNK):
             chunk = rows[i : i + CHUNK]
             # Data and index statements of a chunk share one in-flight window, as a row writer's would.
-            statements = [(data, r) for r in chunk] + [(index, (r[4], r[0])) for r in chunk]
+            statements = _statements(data, index, chunk, per_batch)
             execute_concurrent(session, statements, concurrency=CONCURRENCY, raise_on_first_error=True)
         report.put((t0, time.time(), time.process_time() - cpu0))
     finally:
         close(session)
 
 
-def measure(ks: str, rows: int, processes: int, accounts: int = 1000) -> CeilingResult:
+def measure(ks: str, rows: int, processes: int, accounts: int = 1000, per_batch: int = 1) -> CeilingResult:
     """Write `rows` rows split over `processes` writer processes into fresh tables.
+
+    `per_batch` > 1 sends UNLOGGED batches of that many inserts (what the engine's RowWriter does on one node),
+    1 sends every insert as its own request.
 
     Connecting and building rows happen before a common start signal; wall time runs from the signal to the last
     writer's end, and `client_cpu_s` is the writers' CPU time while writing.
@@ -120,7 +142,9 @@ def measure(ks: str, rows: int, processes: int, accounts: int = 1000) -> Ceiling
     ready, go, report = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     base, extra = divmod(rows, processes)
     procs = [
-        ctx.Process(target=_write_part, args=(ks, p, base + (1 if p < extra else 0), accounts, ready, go, report))
+        ctx.Process(
+            target=_write_part, args=(ks, p, base + (1 if p < extra else 0), accounts, per_batch, ready, go, report)
+        )
         for p in range(processes)
     ]
     for p in procs:
@@ -141,4 +165,4 @@ def measure(ks: str, rows: int, processes: int, accounts: int = 1000) -> Ceiling
         p.join()
         if p.exitcode != 0:
             raise RuntimeError(f"raw writer process exited with {p.exitcode}")
-    return CeilingResult(processes, rows, ended - started, sum(r[2] for r in reports), cas_cpu)
+    return CeilingResult(processes, rows, per_batch, ended - started, sum(r[2] for r in reports), cas_cpu)

@@ -17,10 +17,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+
+from cassandra import OperationTimedOut
 
 from bench.procwatch import TreeWatch, cpu_seconds
 from capillaries_provider.config import cassandra_settings
@@ -226,10 +228,24 @@ def run_stage(
     return StageResult(name, run_id, wall, cpu, cas, node_results(ks, run_id, start_nodes))
 
 
+def schema_retry(what: str, action: Callable[[], None], attempts: int = 4) -> None:
+    """Run a schema statement again after a client timeout: on a saturated node DDL can take longer than 30 s."""
+    for attempt in range(attempts):
+        try:
+            action()
+            return
+        except OperationTimedOut:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(5.0)
+    raise BenchError(f"{what} did not finish")
+
+
 def drop(ks: str) -> None:
-    session = connect(cassandra_settings())
+    """Drop a benchmark keyspace (retried: a drop that times out on a busy node usually completes later)."""
+    session = connect(cassandra_settings(), request_timeout_s=120.0)
     try:
-        drop_keyspace(session, ks)
+        schema_retry(f"drop keyspace {ks}", lambda: drop_keyspace(session, ks))
     finally:
         close(session)
 

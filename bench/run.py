@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,8 @@ class Results:
     scale: dict[str, int]
     settings: dict[str, Any]
     machine: dict[str, Any]
-    ceiling: dict[int, list[dict[str, float]]] = field(default_factory=dict)
+    # Keyed by `<processes>x<inserts per request>`.
+    ceiling: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     stages: list[list[dict[str, Any]]] = field(default_factory=list)
     curve: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     e2e_cli_s: list[float] = field(default_factory=list)
@@ -131,15 +133,18 @@ def run_micro(results: Results) -> None:
 
 
 def run_ceiling(results: Results, args: argparse.Namespace) -> None:
-    for procs in args.curve:
-        for rep in range(args.repeats):
-            _log(f"raw ceiling: {args.ceiling_rows} rows, {procs} writer processes, repeat {rep + 1}")
-            ks = _keyspace("raw")
-            try:
-                r = ceiling.measure(ks, args.ceiling_rows, procs, accounts=args.accounts)
-                results.ceiling.setdefault(procs, []).append(asdict(r) | {"rows_per_s": r.rows_per_s})
-            finally:
-                drop(ks)
+    for per_batch in args.ceiling_modes:
+        for procs in args.curve:
+            for rep in range(args.repeats):
+                _log(f"raw ceiling: {args.ceiling_rows} rows, {procs} writers, {per_batch}/request, repeat {rep + 1}")
+                ks = _keyspace("raw")
+                try:
+                    r = ceiling.measure(ks, args.ceiling_rows, procs, accounts=args.accounts, per_batch=per_batch)
+                    results.ceiling.setdefault(f"{procs}x{per_batch}", []).append(
+                        asdict(r) | {"rows_per_s": r.rows_per_s}
+                    )
+                finally:
+                    drop(ks)
 
 
 def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
@@ -200,7 +205,7 @@ def run_e2e(results: Results, args: argparse.Namespace, data: DataSet, out: Path
         out / "params_e2e.json", data.root, data.txn_files, out / "files_e2e", staged=False, batches=args.batches
     )
     with Workers(args.workers, args.queue, out / "logs" / "workers_e2e.log") as workers:
-        for rep in range(args.repeats):
+        for rep in range(0 if "e2e" in args.skip else args.repeats):
             ks = _keyspace("e2e")
             _log(f"end to end via `capillaries run start --wait`, repeat {rep + 1}")
             try:
@@ -234,27 +239,60 @@ def _per_m(value: float, rows: int) -> float:
     return value / rows * 1e6 if rows else 0.0
 
 
+def ceiling_at(results: Results, processes: int) -> Spread | None:
+    """The raw ceiling at a process count: the best (by median) of the measured request modes."""
+    spreads = [
+        Spread.of([c["rows_per_s"] for c in runs])
+        for key, runs in results.ceiling.items()
+        if int(key.split("x")[0]) == processes
+    ]
+    return max((s for s in spreads if s is not None), key=lambda s: s.median, default=None)
+
+
+def _rate(runs: list[dict[str, Any]]) -> Spread | None:
+    return Spread.of([r["rows"] / r["span_s"] for r in runs if r["span_s"] > 0])
+
+
 def stage_rows(results: Results) -> list[list[str]]:
     """One line per node: rows, rows/s (span of its batches), worker and Cassandra CPU s per 1M rows."""
     by_node: dict[str, list[dict[str, Any]]] = {}
     for rep in results.stages:
         for s in rep:
             by_node.setdefault(s["name"], []).append(s)
-    ceiling_best = max(
-        (Spread.of([c["rows_per_s"] for c in cs]) for cs in results.ceiling.values()),
-        key=lambda s: s.median if s else 0.0,
-        default=None,
-    )
+    raw = ceiling_at(results, int(results.settings["workers"]))
     out = []
     for name, runs in by_node.items():
-        rows = runs[0]["rows"]
-        rate = Spread.of([r["rows"] / r["span_s"] for r in runs if r["span_s"] > 0])
-        wcpu = Spread.of([_per_m(r["worker_cpu_s"], r["rows"]) for r in runs])
-        ccpu = Spread.of([_per_m(r["cassandra_cpu_s"], r["rows"]) for r in runs])
+        rate = _rate(runs)
         ratio = ""
-        if name == "load/load_txns" and ceiling_best is not None and rate is not None:
-            ratio = f"{rate.median / ceiling_best.median:.0%}"
-        out.append([name, f"{rows:,}", fmt(rate), fmt(wcpu, 1), fmt(ccpu, 1), ratio])
+        if name == "load/load_txns" and raw is not None and rate is not None:
+            ratio = f"{rate.median / raw.median:.0%}"
+        out.append(
+            [
+                name,
+                f"{runs[0]['rows']:,}",
+                fmt(rate),
+                fmt(Spread.of([_per_m(r["worker_cpu_s"], r["rows"]) for r in runs])),
+                fmt(Spread.of([_per_m(r["cassandra_cpu_s"], r["rows"]) for r in runs])),
+                fmt(Spread.of([r["wall_s"] for r in runs]), 1),
+                ratio,
+            ]
+        )
+    return out
+
+
+def ceiling_rows(results: Results) -> list[list[str]]:
+    out = []
+    for key, runs in sorted(results.ceiling.items()):
+        procs, per_batch = key.split("x")
+        out.append(
+            [
+                procs,
+                "1 (single inserts)" if per_batch == "1" else f"{per_batch} (UNLOGGED batch)",
+                fmt(Spread.of([c["rows_per_s"] for c in runs])),
+                fmt(Spread.of([_per_m(c["client_cpu_s"], int(c["rows"])) for c in runs])),
+                fmt(Spread.of([_per_m(c["cassandra_cpu_s"], int(c["rows"])) for c in runs])),
+            ]
+        )
     return out
 
 
@@ -264,23 +302,39 @@ def summarize(results: Results) -> str:
     parts.append(
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, {m['os']}, Python {m['python']}. "
         f"Scale: {results.scale}. Settings: {results.settings}. CPU pressure (share of wall time some task waited "
-        f"for a CPU): {results.cpu_pressure:.0%}."
+        f"for a CPU): {results.cpu_pressure:.0%}. Values: median [min-max] of the repeats."
     )
     parts += ["", "### Stages (each node its own run)", ""]
     parts.append(
         table(
-            ["stage/node", "rows", "rows/s", "worker CPU s / 1M rows", "Cassandra CPU s / 1M rows", "vs raw ceiling"],
+            [
+                "stage/node",
+                "rows",
+                "rows/s",
+                "worker CPU s / 1M rows",
+                "Cassandra CPU s / 1M rows",
+                "run wall s",
+                "vs raw ceiling",
+            ],
             stage_rows(results),
         )
     )
-    parts += ["", "### Load scaling (load_txns) and raw ceiling", ""]
+    parts += ["", "### Raw Cassandra ceiling (minimal cassandra-driver writer, same table shapes)", ""]
+    parts.append(
+        table(
+            ["processes", "inserts per request", "rows/s", "client CPU s / 1M rows", "Cassandra CPU s / 1M rows"],
+            ceiling_rows(results),
+        )
+    )
+    parts += ["", "### Load scaling (load_txns alone) against the raw ceiling", ""]
     rows = []
-    for p in sorted(set(results.curve) | set(results.ceiling)):
-        load = Spread.of([r["rows"] / r["span_s"] for r in results.curve.get(p, []) if r["span_s"] > 0])
-        raw = Spread.of([c["rows_per_s"] for c in results.ceiling.get(p, [])])
+    procs = sorted(set(results.curve) | {int(k.split("x")[0]) for k in results.ceiling})
+    for p in procs:
+        load = _rate(results.curve.get(p, []))
+        raw = ceiling_at(results, p)
         ratio = f"{load.median / raw.median:.0%}" if load and raw else ""
         rows.append([str(p), fmt(load), fmt(raw), ratio])
-    parts.append(table(["processes", "load rows/s", "raw writer rows/s", "ratio"], rows))
+    parts.append(table(["processes", "load rows/s", "raw ceiling rows/s", "ratio"], rows))
     parts += ["", "### End to end (whole script)", ""]
     parts.append(
         table(
@@ -296,7 +350,7 @@ def summarize(results: Results) -> str:
     parts += ["", "### Peak RSS", ""]
     parts.append(
         table(
-            ["process", "peak RSS MB"],
+            ["process", "peak RSS MB (max over all processes of that kind)"],
             [[role, f"{mb:.0f}"] for role, mb in sorted(results.rss_mb.items())] or [["worker", "not measured"]],
         )
     )
@@ -317,6 +371,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--curve", default="1,2,4", help="process counts of the load scaling curve")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--ceiling-rows", type=int, default=None, help="rows per raw-ceiling measurement")
+    p.add_argument(
+        "--ceiling-modes", default="10", help="inserts per request of the raw writer: 10 (batched, the ceiling), 1"
+    )
     p.add_argument("--stages", default=",".join(STAGES), help=f"subset of {','.join(STAGES)}")
     p.add_argument("--skip", default="", help="comma list of: micro,ceiling,stages,curve,e2e,airflow")
     p.add_argument("--quick", action="store_true", help="smoke run: 100k transactions, 100 accounts, 1 repeat")
@@ -328,6 +385,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if a.quick:
         a.transactions, a.accounts, a.repeats = 100_000, 100, 1
     a.curve = [int(x) for x in a.curve.split(",") if x]
+    a.ceiling_modes = [int(x) for x in a.ceiling_modes.split(",") if x]
     a.stages = {s for s in a.stages.split(",") if s}
     a.skip = {s for s in a.skip.split(",") if s}
     a.skip_airflow = "airflow" in a.skip
@@ -358,26 +416,31 @@ def main(argv: list[str] | None = None) -> int:
         machine=machine_info(),
     )
     pressure0, wall0 = _cpu_pressure_total_us(), time.monotonic()
-    steps = (
+    steps: list[tuple[str, Callable[[], None]]] = [
         ("micro", lambda: run_micro(results)),
         ("ceiling", lambda: run_ceiling(results, args)),
         ("stages", lambda: run_stages(results, args, data, out)),
         ("curve", lambda: run_curve(results, args, data, out)),
-        ("e2e", lambda: run_e2e(results, args, data, out)),
-    )
+    ]
+    if not {"e2e", "airflow"} <= args.skip:
+        steps.append(("e2e/airflow", lambda: run_e2e(results, args, data, out)))
     for name, step in steps:
-        if name not in args.skip:
+        if name in args.skip:
+            continue
+        try:
             step()
+        except Exception as e:  # one broken step must not cost the measurements of the others
+            results.errors.append(f"{name}: {type(e).__name__}: {e}")
+            _log(f"{name} FAILED: {type(e).__name__}: {e}")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(asdict(results), indent=1))  # partial results survive a kill
     wall = time.monotonic() - wall0
     results.cpu_pressure = (_cpu_pressure_total_us() - pressure0) / 1e6 / wall if wall else 0.0
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(asdict(results), indent=1))
     if results.curve or results.ceiling:
-        load = [
-            Spread.of([r["rows"] / r["span_s"] for r in results.curve.get(p, []) if r["span_s"] > 0])
-            for p in args.curve
-        ]
-        raw = [Spread.of([c["rows_per_s"] for c in results.ceiling.get(p, [])]) for p in args.curve]
+        load = [_rate(results.curve.get(p, [])) for p in args.curve]
+        raw = [ceiling_at(results, p) for p in args.curve]
         plot_scaling(
             args.plot,
             args.curve,
