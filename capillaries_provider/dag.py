@@ -17,12 +17,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.sdk import DAG, BaseOperator, Param, TaskGroup
+from airflow.sdk import DAG, Asset, BaseOperator, Param, TaskGroup
 
 from capillaries_provider.hooks.capillaries import DEFAULT_AMQP_CONN_ID, DEFAULT_CASSANDRA_CONN_ID
 from capillaries_provider.operators.node import CapillariesNodeOperator
 from capillaries_provider.operators.run import CapillariesFinishRunOperator, CapillariesStartRunOperator
 from capillaries_provider.operators.script_cache import load_script_cached
+from capillaries_provider.script.fetch import url_scheme
 from capillaries_provider.script.graph import parents, topological_order
 from capillaries_provider.script.model import Node, NodeType, Script
 
@@ -82,6 +83,24 @@ def _node_doc(node: Node) -> str:
     return "\n".join(lines)
 
 
+def node_assets(node: Node, keyspace: str) -> list[Asset]:
+    """Assets a node's success updates: its table (`capillaries://<keyspace>/<table>`) or its output file.
+
+    Files whose name depends on the batch or run (`{batch_idx}`, `{run_id}`) have no fixed URI and get no asset.
+    """
+    if node.table_creator is not None:
+        return [
+            Asset(
+                name=f"capillaries/{keyspace}/{node.table_creator.name}",
+                uri=f"capillaries://{keyspace}/{node.table_creator.name}",
+            )
+        ]
+    if node.file_creator is not None and "{" not in node.file_creator.url_template:
+        url = node.file_creator.url_template
+        return [Asset(uri=url if url_scheme(url) else f"file://{os.path.abspath(url)}")]
+    return []
+
+
 def capillaries_params(
     script: Script, *, keyspace: str, params_path: str | None, start_nodes: Sequence[str] | None
 ) -> dict[str, Param]:
@@ -121,11 +140,13 @@ def build_airflow_graph(
     cassandra_conn_id: str = DEFAULT_CASSANDRA_CONN_ID,
     amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
     node_operator_kwargs: Mapping[str, Any] | None = None,
+    assets_keyspace: str | None = None,
 ) -> dict[str, BaseOperator]:
     """Create start_run, one node task per script node and finish_run in the current DAG / TaskGroup context.
 
     `keyspace`, `params_path`, `start_nodes` and `description` may be Jinja templates (e.g. `{{ params.keyspace }}`)
-    rendered when start_run runs. Returns the tasks by name: node names plus `start_run` and `finish_run`.
+    rendered when start_run runs. With `assets_keyspace`, node tasks update an Asset per output table or file (see
+    `node_assets`). Returns the tasks by name: node names plus `start_run` and `finish_run`.
     """
     clashes = {START_RUN_TASK_ID, FINISH_RUN_TASK_ID} & {node_task_id(n) for n in script.nodes}
     if clashes:
@@ -154,6 +175,7 @@ def build_airflow_graph(
             cassandra_conn_id=cassandra_conn_id,
             amqp_conn_id=amqp_conn_id,
             doc_md=_node_doc(node),
+            outlets=node_assets(node, assets_keyspace) if assets_keyspace else [],
             **dict(node_operator_kwargs or {}),
         )
         ups = parents(script, name)
@@ -183,6 +205,7 @@ class CapillariesDag(DAG):
     """A DAG that runs one Capillaries script; each DAG run is one Capillaries run in the keyspace.
 
     The trigger form offers `keyspace`, `start_nodes`, `params_path` and `description` (run conf overrides them).
+    With `emit_assets`, node tasks update an Asset per output table/file, named with the default `keyspace`.
     Other keyword arguments go to `DAG` unchanged.
     """
 
@@ -196,6 +219,7 @@ class CapillariesDag(DAG):
         cassandra_conn_id: str = DEFAULT_CASSANDRA_CONN_ID,
         amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
         node_operator_kwargs: Mapping[str, Any] | None = None,
+        emit_assets: bool = True,
         **kwargs: Any,
     ) -> None:
         started = time.monotonic()
@@ -217,6 +241,7 @@ class CapillariesDag(DAG):
                 cassandra_conn_id=cassandra_conn_id,
                 amqp_conn_id=amqp_conn_id,
                 node_operator_kwargs=node_operator_kwargs,
+                assets_keyspace=keyspace if emit_assets else None,
             )
         log.info("built Capillaries DAG %s from %s in %.3f s", self.dag_id, script_path, time.monotonic() - started)
 
@@ -239,6 +264,7 @@ class CapillariesTaskGroup(TaskGroup):
         cassandra_conn_id: str = DEFAULT_CASSANDRA_CONN_ID,
         amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
         node_operator_kwargs: Mapping[str, Any] | None = None,
+        emit_assets: bool = True,
         **kwargs: Any,
     ) -> None:
         script = load_script_cached(script_path, params_path)
@@ -259,4 +285,5 @@ class CapillariesTaskGroup(TaskGroup):
                 cassandra_conn_id=cassandra_conn_id,
                 amqp_conn_id=amqp_conn_id,
                 node_operator_kwargs=node_operator_kwargs,
+                assets_keyspace=keyspace if emit_assets and "{{" not in keyspace else None,
             )

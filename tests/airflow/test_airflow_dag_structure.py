@@ -193,3 +193,27 @@ def test_local_params_file_is_written_once(tmp_path: Path) -> None:
     mtime = path.stat().st_mtime_ns
     assert local_params_file("ex", {"a": "x", "b": 1}, directory=str(tmp_path)) == str(path)
     assert path.stat().st_mtime_ns == mtime
+
+
+def test_node_tasks_update_an_asset_per_output_table_or_file(tmp_path: Path) -> None:
+    from airflow.sdk import Asset
+
+    dag = _shop_dag(tmp_path)
+    assert dag.get_task("customer_totals").outlets == [
+        Asset(name="capillaries/shop_ks/customer_totals", uri="capillaries://shop_ks/customer_totals")
+    ]
+    assert dag.get_task("file_customer_tiers").outlets == [Asset(uri="file:///out/customer_tiers.csv")]
+    assert dag.get_task("start_run").outlets == []
+    assert _shop_dag(tmp_path, emit_assets=False).get_task("customer_totals").outlets == []
+
+
+def test_files_named_per_batch_or_run_get_no_asset(tmp_path: Path) -> None:
+    from capillaries_provider.dag import node_assets
+    from capillaries_provider.operators.script_cache import load_script_cached
+
+    params = tmp_path / "daily.json"
+    params.write_text(json.dumps({"dir_in": "/in", "dir_out": "/out"}))
+    script = load_script_cached(str(EXAMPLES / "daily_sales" / "script.json"), str(params))
+    assert script.nodes["file_large_sales"].file_creator.url_template == "/out/large_sales_{run_id|string}.csv"
+    assert node_assets(script.nodes["file_large_sales"], "k") == []
+    assert [a.uri for a in node_assets(script.nodes["large_sales"], "k")] == ["capillaries://k/large_sales"]

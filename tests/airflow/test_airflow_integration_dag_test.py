@@ -315,3 +315,54 @@ def test_shop_orders_lookup_aggregates_and_py_calc_end_to_end(
     # C010 has no orders: the inner lookup drops the customer.
     assert (out / "customer_tiers.csv").read_text() == CUSTOMER_TIERS
     assert (out / "us_customer_totals.csv").read_text() == US_TOTALS
+
+
+def test_reviewed_dag_second_run_reads_the_first_runs_tables(
+    airflow_db: Path, worker: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    """Two task groups = two runs in one keyspace; the example DAG's own params and keyspace are used as shipped."""
+    import shutil
+    import tempfile
+
+    from capillaries_provider.store.session import close, drop_keyspace
+    from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+
+    keyspace = "shop_orders_reviewed"
+    out = Path(tempfile.gettempdir()) / "capillaries-out" / "shop_orders_reviewed"
+    shutil.rmtree(out, ignore_errors=True)
+    session = _store_session()
+    try:
+        drop_keyspace(session, keyspace)
+    finally:
+        close(session)
+
+    dag = _serialized_dag(airflow_db, "capillaries_shop_orders_reviewed.py", "capillaries_shop_orders_reviewed")
+    dr = dag.test(logical_date=pendulum.datetime(2026, 11, 8, tz="UTC"))
+    states = _states(dr)
+    assert str(dr.state) == "success"
+    assert {t: s for t, s in states.items() if s != "success"} == {
+        "load.customer_totals": "skipped",
+        "load.customer_tiers": "skipped",
+        "load.file_customer_tiers": "skipped",
+        "load.file_country_totals": "skipped",
+        "report.read_customers": "skipped",
+        "report.read_orders": "skipped",
+    }
+    assert (out / "customer_tiers.csv").read_text() == CUSTOMER_TIERS
+    assert (out / "us_customer_totals.csv").read_text() == US_TOTALS
+
+    session = _store_session()
+    try:
+        store = WorkflowStore(session, keyspace)
+        assert [(p.run_id, p.start_nodes, p.affected_nodes) for p in store.read_all_run_properties()] == [
+            (1, ("read_customers", "read_orders"), ("read_customers", "read_orders")),
+            (
+                2,
+                ("customer_totals",),
+                ("customer_totals", "customer_tiers", "file_customer_tiers", "file_country_totals"),
+            ),
+        ]
+        assert store.run_status(1) is RunStatus.COMPLETE and store.run_status(2) is RunStatus.COMPLETE
+        drop_keyspace(session, keyspace)
+    finally:
+        close(session)
