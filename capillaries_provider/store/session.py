@@ -18,6 +18,7 @@ from cassandra.policies import DCAwareRoundRobinPolicy, RetryPolicy, TokenAwareP
 from cassandra.query import PreparedStatement, dict_factory, tuple_factory
 
 from capillaries_provider.config import CassandraSettings
+from capillaries_provider.store.errors import is_transient
 
 # Profile for bulk reads: plain tuples are several times cheaper to build than dicts or named tuples.
 TUPLES = "tuples"
@@ -116,10 +117,30 @@ def close(session: Session) -> None:
     session.cluster.shutdown()
 
 
+SCHEMA_TIMEOUT_S = 120.0
+SCHEMA_RETRY_DELAYS_S: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+
+
+def execute_schema(session: Session, cql: str) -> None:
+    """Run an idempotent schema statement (`IF [NOT] EXISTS`) with a long timeout, retrying transient errors.
+
+    Schema changes are slow on a busy cluster; a timed-out statement may still be applied, which is harmless to
+    repeat because every statement we send is conditional.
+    """
+    for delay in (*SCHEMA_RETRY_DELAYS_S, None):
+        try:
+            session.execute(cql, timeout=SCHEMA_TIMEOUT_S)
+            return
+        except Exception as exc:
+            if delay is None or not is_transient(exc):
+                raise
+            time.sleep(delay)
+
+
 def ensure_keyspace(session: Session, ks: str, replication: str) -> None:
     """Create the keyspace if missing; `replication` is a CQL map literal from trusted configuration."""
     validate_keyspace_name(ks)
-    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH REPLICATION = {replication}")
+    execute_schema(session, f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH REPLICATION = {replication}")
 
 
 def keyspace_exists(session: Session, ks: str) -> bool:
@@ -130,7 +151,7 @@ def keyspace_exists(session: Session, ks: str) -> bool:
 def drop_keyspace(session: Session, ks: str, *, wait_s: float = 120.0, poll_s: float = 0.5) -> None:
     """Drop the keyspace and wait until the schema no longer lists it (Go polls 24 x 5 s)."""
     validate_keyspace_name(ks)
-    session.execute(f"DROP KEYSPACE IF EXISTS {ks}")
+    execute_schema(session, f"DROP KEYSPACE IF EXISTS {ks}")
     deadline = time.monotonic() + wait_s
     while keyspace_exists(session, ks):
         if time.monotonic() > deadline:

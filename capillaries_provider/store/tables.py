@@ -13,7 +13,7 @@ from cassandra.cluster import Session
 
 from capillaries_provider.expr.keys import KeyComponent
 from capillaries_provider.expr.types import FieldType
-from capillaries_provider.store.session import validate_identifier, validate_keyspace_name
+from capillaries_provider.store.session import execute_schema, validate_identifier, validate_keyspace_name
 
 # Columns every data table has besides the script's fields.
 RESERVED_COLUMNS = frozenset({"rowid", "batch_idx"})
@@ -82,4 +82,4 @@ def run_tables_ddl(ks: str, run_id: int, specs: Iterable[TableSpec]) -> list[str
 def create_run_tables(session: Session, ks: str, run_id: int, specs: Iterable[TableSpec]) -> None:
     """Create all tables of a run before any batch message is sent (the driver waits for schema agreement)."""
     for statement in run_tables_ddl(ks, run_id, specs):
-        session.execute(statement)
+        execute_schema(session, statement)

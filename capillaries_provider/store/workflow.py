@@ -19,7 +19,7 @@ from cassandra import WriteTimeout
 from cassandra.cluster import Session
 
 from capillaries_provider.store.errors import StoreError
-from capillaries_provider.store.session import prepare_cached, validate_keyspace_name
+from capillaries_provider.store.session import execute_schema, prepare_cached, validate_keyspace_name
 
 
 class NodeBatchStatus(enum.IntEnum):
@@ -262,7 +262,7 @@ class WorkflowStore:
     def create_tables(self) -> None:
         """Create the five wf tables and the run counter row (idempotent, spec 3.1)."""
         for ddl in WORKFLOW_DDL:
-            self.session.execute(ddl.format(ks=self.ks))
+            execute_schema(self.session, ddl.format(ks=self.ks))
         self._execute("INSERT INTO {ks}.wf_run_counter (ks, last_run) VALUES (?, 0) IF NOT EXISTS", (self.ks,))
 
     # -- run counter and properties ---------------------------------------------------------------------------
