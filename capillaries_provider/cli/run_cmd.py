@@ -84,7 +84,11 @@ def _start(args: argparse.Namespace) -> int:
         _err(f"error: cannot load script: {e}")
         return EXIT_USAGE
     start_nodes = [n.strip() for n in args.start_nodes.split(",") if n.strip()]
-    backend = CassandraBackend(cassandra_settings(), amqp_settings())
+    try:
+        backend = CassandraBackend(cassandra_settings(), amqp_settings())
+    except Exception as e:
+        _err(f"error: cannot connect to Cassandra: {type(e).__name__}: {e}")
+        return EXIT_FAILED
     try:
         try:
             run_id = start_run(
@@ -100,6 +104,11 @@ def _start(args: argparse.Namespace) -> int:
         except ValueError as e:
             _err(f"error: {e}")
             return EXIT_USAGE
+        except Exception as e:
+            if not backend.is_transient(e):
+                raise
+            _err(f"error: Cassandra or RabbitMQ unavailable, the run was not started: {type(e).__name__}: {e}")
+            return EXIT_FAILED
         print(run_id, flush=True)
         if not args.wait:
             return 0

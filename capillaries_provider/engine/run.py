@@ -124,10 +124,15 @@ def start_run(
     port.create_run_tables(ks, run_id, creators)
     port.set_run_status(ks, run_id, RunStatus.START, f"started by {driver.value}: {description}".rstrip(": "))
     if driver is Driver.CLI:
-        for name in ready_nodes(script, affected, {}):
-            enqueue_node(
-                port, script, name, ks=ks, run_id=run_id, script_url=script_url, script_params_url=script_params_url
-            )
+        try:
+            for name in ready_nodes(script, affected, {}):
+                enqueue_node(
+                    port, script, name, ks=ks, run_id=run_id, script_url=script_url, script_params_url=script_params_url
+                )
+        except Exception as exc:
+            # Without its first batches the run could never finish: record it as stopped, with the reason.
+            port.set_run_status(ks, run_id, RunStatus.STOP, f"could not enqueue the first batches: {exc}")
+            raise
     return run_id
 
 

@@ -30,6 +30,7 @@ from capillaries_provider.engine.ports import (
     RunStatus,
 )
 from capillaries_provider.expr.types import FieldType
+from capillaries_provider.queue.connection import is_reconnectable
 from capillaries_provider.queue.message import BatchMessage
 from capillaries_provider.queue.publisher import Publisher, PublishError
 from capillaries_provider.script.model import TableCreator
@@ -117,12 +118,13 @@ class CassandraBackend:
         return dt.datetime.now(dt.UTC)
 
     def is_transient(self, exc: BaseException) -> bool:
-        """Also looks through `__cause__`: a row write that kept timing out surfaces as a RowWriteError."""
+        """Cassandra or broker unreachable; also looks through `__cause__` (a row write that kept timing out
+        surfaces as a RowWriteError)."""
         seen: BaseException | None = exc
         for _ in range(10):
             if seen is None:
                 return False
-            if is_transient(seen) or isinstance(seen, PublishError):
+            if is_transient(seen) or isinstance(seen, PublishError) or is_reconnectable(seen):
                 return True
             seen = seen.__cause__
         return False
@@ -254,8 +256,11 @@ class CassandraBackend:
             )
             for t in tasks
         ]
-        with Publisher(self.amqp) as publisher:
+        publisher = Publisher(self.amqp)  # connects on first publish, with its reconnect back-off
+        try:
             publisher.publish(messages)
+        finally:
+            publisher.close()
 
     # -- RunControlPort -----------------------------------------------------------------------------------------
 

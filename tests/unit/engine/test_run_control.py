@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pytest
 from batch_fakes import KS, FakeBackend, csv_int_reader, int_fields, make_script
 
 from capillaries_provider.engine.dependency import decide
-from capillaries_provider.engine.ports import BatchStatus, Driver, NodeRunEntry, RunStatus
+from capillaries_provider.engine.ports import BatchStatus, BatchTask, Driver, NodeRunEntry, RunStatus
 from capillaries_provider.engine.run import ready_nodes, start_run, stop_run
 from capillaries_provider.script.model import DependencyCmd, Script
 
@@ -68,6 +71,18 @@ def test_start_run_creates_affected_tables_and_enqueues_roots_only() -> None:
         ("a", 2, 2, 2),
     ]
     assert all(t.batches_total == 3 for t in be.published)
+
+
+def test_run_whose_first_batches_cannot_be_sent_is_recorded_stopped() -> None:
+    class BrokerDown(FakeBackend):
+        def publish(self, tasks: Sequence[BatchTask]) -> None:
+            raise ConnectionError("broker down")
+
+    be = BrokerDown({})
+    with pytest.raises(ConnectionError):
+        start_run(be, script(), ks=KS, script_url="s.json", script_params_url="", start_nodes=["a"], description="")
+    assert be.run_status(KS, 1) is RunStatus.STOP
+    assert "could not enqueue the first batches: broker down" in be.runs[1][-1][2]
 
 
 def test_airflow_driven_run_enqueues_nothing_at_start() -> None:
