@@ -1,9 +1,10 @@
 """Run control for Airflow-driven runs, on top of the engine's run API (`engine.run`).
 
-A DAG run is one Capillaries run, started with driver `airflow`: workers never enqueue its nodes, the node tasks do
-(after their upstream tasks succeeded). The Airflow run identity is kept at the end of the run description, so
-running start_run again for the same DAG run (retry, clear) finds the run it already started instead of starting
-another one. No Airflow imports: operators and triggers call these functions with a backend or a session.
+A DAG run is one Capillaries run (per script task group), started with driver `airflow`: workers never enqueue its
+nodes, the node tasks do (after their upstream tasks succeeded). The Airflow identity (DAG, DAG run, start_run task)
+is kept at the end of the run description, so running start_run again for the same DAG run (retry, clear) finds
+the run it already started instead of starting another one. No Airflow imports: operators and triggers call these
+functions with a backend or a session.
 """
 
 from __future__ import annotations
@@ -49,9 +50,12 @@ class RunInfo:
         )
 
 
-def airflow_marker(dag_id: str, dag_run_id: str) -> str:
-    """The tag that ties a Capillaries run to one Airflow DAG run (kept at the end of the run description)."""
-    return f"[airflow {dag_id}/{dag_run_id}]"
+def airflow_marker(dag_id: str, dag_run_id: str, task_id: str) -> str:
+    """The tag that ties a Capillaries run to one start_run task of one DAG run (at the end of the description).
+
+    The task id matters: a DAG with two script task groups starts two runs per DAG run.
+    """
+    return f"[airflow {dag_id}/{dag_run_id}/{task_id}]"
 
 
 def run_description(description: str, marker: str) -> str:

@@ -80,7 +80,7 @@ class CapillariesStartRunOperator(BaseOperator):
         params_path = self.params_path or ""
         script = load_script_cached(self.script_path, params_path)
         hook = CapillariesHook(self.cassandra_conn_id, self.amqp_conn_id)
-        marker = airflow_marker(self.dag_id, context["run_id"])
+        marker = airflow_marker(self.dag_id, context["run_id"], self.task_id)
         with hook.backend(publish=False) as backend:
             run = start_airflow_run(
                 backend,

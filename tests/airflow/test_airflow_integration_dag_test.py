@@ -178,7 +178,7 @@ def test_daily_sales_dag_runs_end_to_end_then_a_second_run_reads_the_first(
             (1, ("read_sales",), ("read_sales", "large_sales", "file_large_sales")),
             (2, ("large_sales",), ("large_sales", "file_large_sales")),
         ]
-        assert props[0].run_description.endswith(f"[airflow capillaries_daily_sales/{first.run_id}]")
+        assert props[0].run_description.endswith(f"[airflow capillaries_daily_sales/{first.run_id}/start_run]")
         assert store.run_status(1) is RunStatus.COMPLETE
         assert store.run_status(2) is RunStatus.COMPLETE
     finally:
