@@ -41,10 +41,10 @@ def row(i: int) -> tuple[int, str, int, Decimal]:
     return i, f"item{i:05d}", i % 7 + 1, Decimal(i % 1000) / 100 + Decimal("0.05")
 
 
-def write_inputs(folder: Path) -> list[str]:
+def write_inputs(folder: Path, files: int = FILES) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     urls = []
-    for f in range(FILES):
+    for f in range(files):
         lines = ["id,name,qty,price"]
         for i in range(f * ROWS_PER_FILE, (f + 1) * ROWS_PER_FILE):
             rid, name, qty, price = row(i)
@@ -132,11 +132,11 @@ def script_doc(urls: list[str], out: Path) -> dict[str, Any]:
     }
 
 
-def write_script(folder: Path, out: Path) -> Path:
-    """Inputs under folder/in, the script at folder/script.json writing into `out`."""
+def write_script(folder: Path, out: Path, files: int = FILES) -> Path:
+    """Inputs under folder/in (one batch per file), the script at folder/script.json writing into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     path = folder / "script.json"
-    path.write_text(json.dumps(script_doc(write_inputs(folder / "in"), out), indent=1))
+    path.write_text(json.dumps(script_doc(write_inputs(folder / "in", files), out), indent=1))
     return path
 
 
@@ -144,7 +144,7 @@ def output_lines(out: Path, prefix: str) -> list[str]:
     """Data lines of every `<prefix>_*.csv` batch file, sorted (batch files are merged, headers checked)."""
     lines: list[str] = []
     for f in sorted(out.glob(f"{prefix}_*.csv")):
-        header, *data = f.read_text().split("\n")
+        header, *data = f.read_bytes().decode().split("\n")
         assert header.endswith("\r"), f"{f}: Go's CSV writer ends the header with CRLF"
         lines.extend(line for line in data if line)
     return sorted(lines)

@@ -21,12 +21,21 @@ from pathlib import Path
 
 import pytest
 from cassandra.cluster import Session
-from reliability_env import Env, child_pids, run_statuses, stop_worker, table_rows, wait_for
+from reliability_env import (
+    Env,
+    SlowProxy,
+    child_pids,
+    drop_keyspace_patiently,
+    run_statuses,
+    stop_worker,
+    table_rows,
+    wait_for,
+)
 from reliability_fault_script import FILES, ROWS_PER_FILE, expected_totals, output_lines, write_script
 
 from capillaries_provider.config import cassandra_settings
 from capillaries_provider.services import cassandra, rabbitmq
-from capillaries_provider.store.session import close, connect, drop_keyspace
+from capillaries_provider.store.session import close, connect
 from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore, node_statuses
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.timeout(420)]
@@ -35,6 +44,7 @@ RUN_TIMEOUT_S = 240
 MIN_KILLS = 10
 NODES = ("read", "calc", "out", "dump")
 ROWS = FILES * ROWS_PER_FILE
+STOP_TEST_FILES = 30  # read batches queued for one worker process: most are still queued when the stop lands
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +65,12 @@ def worker(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subpr
 def keyspace(session: Session) -> Iterator[str]:
     ks = f"test_rel_fault_{uuid.uuid4().hex[:10]}"
     yield ks
+    # the module session may still be reconnecting after the Cassandra restart: a fresh one drops the keyspace
+    s = connect(cassandra_settings())
     try:
-        drop_keyspace(session, ks)
-    except Exception:  # the session may still be reconnecting after the Cassandra restart; a fresh one drops it
-        s = connect(cassandra_settings())
-        try:
-            drop_keyspace(s, ks)
-        finally:
-            close(s)
+        drop_keyspace_patiently(s, ks)
+    finally:
+        close(s)
 
 
 @dataclass(frozen=True)
@@ -98,10 +106,10 @@ class Run:
     out: Path
 
 
-def start(env: Env, ks: str, folder: Path) -> Run:
+def start(env: Env, ks: str, folder: Path, files: int = FILES) -> Run:
     """`capillaries run start` (no --wait: the test polls itself, so it survives service restarts)."""
     out = folder / "out"
-    script = write_script(folder, out)
+    script = write_script(folder, out, files)
     done = env.cli("run", "start", "--keyspace", ks, "--script", str(script), "--start-nodes", "read", timeout=120)
     assert done.returncode == 0, done.stderr
     return Run(int(done.stdout.split()[0]), out)
@@ -164,7 +172,7 @@ def clean(
         assert other.returncode == 0, other.stderr
         assert (other_dir / "out.csv").read_text().split("\n")[1:] == ["1,A", "2,B", "3,C", ""]
     finally:
-        drop_keyspace(session, other_ks)
+        drop_keyspace_patiently(session, other_ks)
     assert wait_final(keyspace, run.run_id) == {RunStatus.START, RunStatus.COMPLETE}
     assert_succeeded(session, keyspace, run)
     snap = snapshot(session, keyspace, run.run_id, run.out)
@@ -313,7 +321,8 @@ def _some_batch_succeeded(session: Session, ks: str, run_id: int) -> bool:
 
 
 def test_stop_while_batches_are_in_flight(env: Env, session: Session, keyspace: str, tmp_path: Path) -> None:
-    """After `run stop` no batch of the run starts; the queued ones are marked stopreceived; the run shows stop.
+    """After `run stop` no batch of the run starts; queued and downstream batches are marked stopreceived; the run
+    shows stop.
 
     One worker process of its own (on its own queue) works through the read batches one at a time; the stop lands
     right after the first one finished. A batch already past its run-status check when the stop is written
@@ -322,7 +331,7 @@ def test_stop_while_batches_are_in_flight(env: Env, session: Session, keyspace: 
     own = Env()
     proc = own.start_worker(1)
     try:
-        run = start(own, keyspace, tmp_path)
+        run = start(own, keyspace, tmp_path, STOP_TEST_FILES)
         wait_for(lambda: _some_batch_succeeded(session, keyspace, run.run_id), 120, "a first finished batch")
         stopped = own.cli("run", "stop", "--keyspace", keyspace, "--run-id", str(run.run_id), timeout=60)
         assert stopped.returncode == 0, stopped.stderr
@@ -333,7 +342,7 @@ def test_stop_while_batches_are_in_flight(env: Env, session: Session, keyspace: 
             last = {}
             for e in wf.read_batch_history(run.run_id, "read"):
                 last[e.batch.batch_idx] = e.status
-            return len(last) == FILES and all(s.finished for s in last.values())
+            return len(last) == STOP_TEST_FILES and all(s.finished for s in last.values())
 
         wait_for(read_batches_settled, 120, "every read batch to be finished or stopreceived")
         stop_ts = next(e.ts for e in wf.read_run_history(run.run_id) if e.status is RunStatus.STOP)
@@ -341,10 +350,44 @@ def test_stop_while_batches_are_in_flight(env: Env, session: Session, keyspace: 
         late_starts = [e for e in events if e.status is NodeBatchStatus.START and (e.ts - stop_ts).total_seconds() > 1]
         assert late_starts == []
         assert any(e.status is NodeBatchStatus.STOPRECEIVED for e in events)
-        assert not [e for e in events if e.batch.script_node != "read"]  # downstream nodes never started
+        # downstream nodes are released so that the run can finish, but their batches only record the stop
+        downstream = [e for e in events if e.batch.script_node != "read"]
+        assert all(e.status is NodeBatchStatus.STOPRECEIVED for e in downstream), downstream
         status = own.cli("run", "status", "--keyspace", keyspace, "--run-id", str(run.run_id), timeout=60)
         assert status.stdout.splitlines()[0].startswith(f"run {run.run_id}: stop")
         assert "read: stopreceived" in status.stdout
     finally:
         stop_worker(proc)
+        own.delete_queues()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="worker/process.py serve(): a SIGTERM that arrives while the Cassandra connection is being opened sets "
+    "the local stop event, but serve() ignores it once the connection succeeds and then consumes forever; the "
+    "supervisor waits for the child indefinitely",
+)
+def test_sigterm_while_a_worker_connects_still_stops_it(live_services: None, tmp_path: Path) -> None:
+    """A deploy/scale-down signal must stop a worker whatever it is doing, including connecting.
+
+    The worker reaches Cassandra through a proxy that holds the connection for a few seconds; the SIGTERM is sent
+    while the connection is held, and the connection then succeeds.
+    """
+    settings = cassandra_settings()
+    proxy = SlowProxy((settings.hosts[0], settings.port), delay=4.0)
+    own = Env(extra={"CAPILLARIES_CASSANDRA_HOSTS": "127.0.0.1", "CAPILLARIES_CASSANDRA_PORT": str(proxy.port)})
+    proc = own.start_worker(1, tmp_path / "worker.log")
+    try:
+        assert proxy.accepted.wait(60), "the worker never tried to connect"
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the worker did not stop within 30 s of SIGTERM")
+        assert code == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proxy.close()
         own.delete_queues()
