@@ -14,6 +14,7 @@ import datetime as dt
 import decimal
 import functools
 import multiprocessing
+import queue
 import random
 import time
 from dataclasses import dataclass
@@ -158,7 +159,16 @@ def measure(ks: str, rows: int, processes: int, accounts: int = 1000, per_batch:
     cas0 = cpu_seconds(cas) if cas else 0.0
     started = time.time()
     go.set()
-    reports = [report.get(timeout=READY_TIMEOUT_S + rows / 50) for _ in procs]
+    reports: list[tuple[float, float, float]] = []
+    deadline = started + READY_TIMEOUT_S + rows / 50
+    while len(reports) < len(procs):
+        try:
+            reports.append(report.get(timeout=1.0))
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in procs) or time.time() > deadline:
+                for p in procs:
+                    p.kill()
+                raise RuntimeError("a raw writer process failed or timed out (see its traceback above)") from None
     ended = max(r[1] for r in reports)
     cas_cpu = (cpu_seconds(cas) - cas0) if cas else 0.0
     for p in procs:

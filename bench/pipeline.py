@@ -228,6 +228,18 @@ def run_stage(
     return StageResult(name, run_id, wall, cpu, cas, node_results(ks, run_id, start_nodes))
 
 
+def wait_for_cassandra(timeout_s: float = 600.0) -> bool:
+    """Wait until Cassandra answers CQL (other users of a shared machine may restart it); False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            close(connect(cassandra_settings(), connect_timeout_s=5.0))
+            return True
+        except Exception:
+            time.sleep(5.0)
+    return False
+
+
 def schema_retry(what: str, action: Callable[[], None], attempts: int = 4) -> None:
     """Run a schema statement again after a client timeout: on a saturated node DDL can take longer than 30 s."""
     for attempt in range(attempts):

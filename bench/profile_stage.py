@@ -35,11 +35,13 @@ UPSTREAM = {
 }
 
 
-def serve_profiled(out: Path) -> None:
-    """Entry of the profiled worker process: `serve()` with every batch's processing sampled by pyinstrument.
+def serve_profiled(out: Path, profiler_name: str) -> None:
+    """Entry of the profiled worker process: `serve()` with every batch's processing profiled.
 
-    The consumer runs the batch handler in its own thread, so the profiler is started around each
-    `BatchProcessor.process` call (in that thread) and the sessions are combined.
+    The consumer runs the batch handler in its own thread, so profiling is switched on around each
+    `BatchProcessor.process` call (in that thread). `cprofile` uses the thread's CPU clock (on a shared machine,
+    wall-clock samples also count time spent waiting for a CPU); `pyinstrument` samples wall-clock time. The two
+    cannot run together (both hook the same thread's profile function).
     """
     from pyinstrument import Profiler
     from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
@@ -50,26 +52,37 @@ def serve_profiled(out: Path) -> None:
     from capillaries_provider.worker.process import serve
 
     sessions: list[Session] = []
-    # cProfile with the thread's CPU clock: on a shared machine wall-clock samples also count waiting for a CPU.
     cpu_profile = cProfile.Profile(time.thread_time)
     original = BatchProcessor.process
 
-    def profiled(self: BatchProcessor, task: Any) -> Any:
-        profiler = Profiler(interval=0.001)
-        profiler.start()
+    def with_cprofile(self: BatchProcessor, task: Any) -> Any:
         cpu_profile.enable()
         try:
             return original(self, task)
         finally:
             cpu_profile.disable()
+
+    def with_pyinstrument(self: BatchProcessor, task: Any) -> Any:
+        profiler = Profiler(interval=0.001)
+        profiler.start()
+        try:
+            return original(self, task)
+        finally:
             sessions.append(profiler.stop())
 
-    BatchProcessor.process = profiled  # type: ignore[method-assign]
+    BatchProcessor.process = with_cprofile if profiler_name == "cprofile" else with_pyinstrument  # type: ignore[method-assign]
     logs.setup("WARNING")
     try:
         serve(None)
     finally:
-        if sessions:
+        if profiler_name == "cprofile":
+            cpu_profile.dump_stats(out.with_suffix(".prof"))
+            text = io.StringIO()
+            stats = pstats.Stats(cpu_profile, stream=text)
+            stats.sort_stats("tottime").print_stats(35)
+            stats.sort_stats("cumulative").print_stats(35)
+            out.write_text(text.getvalue())
+        elif sessions:
             combined = sessions[0]
             for more in sessions[1:]:
                 combined = Session.combine(combined, more)
@@ -77,9 +90,6 @@ def serve_profiled(out: Path) -> None:
             flat = ConsoleRenderer(flat=True, time="percent_of_total").render(combined)
             tree = ConsoleRenderer(time="percent_of_total").render(combined)
             out.write_text(flat + "\n" + tree)
-            text = io.StringIO()
-            pstats.Stats(cpu_profile, stream=text).sort_stats("tottime").print_stats(30)
-            out.with_suffix(".cpu.txt").write_text(text.getvalue())
 
 
 def main() -> int:
@@ -91,24 +101,25 @@ def main() -> int:
     p.add_argument("--batches", type=int, default=2)
     p.add_argument("--queue", default="capillaries_bench_profile")
     p.add_argument("--out", type=Path, default=Path("/tmp/capillaries-bench/profiles"))
+    p.add_argument("--profiler", choices=("cprofile", "pyinstrument"), default="cprofile")
     p.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.serve:
-        serve_profiled(a.serve)
+        serve_profiled(a.serve, a.profiler)
         return 0
     data = generate(Path("/tmp/capillaries-bench/data"), Scale(a.accounts, a.transactions, a.files))
     params = write_params(
         a.out / "params.json", data.root, data.txn_files, a.out / "files", staged=True, batches=a.batches
     )
     ks = f"bench_prof_{uuid.uuid4().hex[:8]}"
-    out = a.out / f"{a.node}.txt"
+    out = a.out / f"{a.node}.{a.profiler}.txt"
     try:
         if UPSTREAM[a.node]:
             with Workers(2, a.queue, a.out / "upstream_workers.log"):
                 for node in UPSTREAM[a.node]:
                     start_run(ks, params, [node], a.queue, 3600)
         worker = subprocess.Popen(
-            [*CLI[:1], "-m", "bench.profile_stage", a.node, "--serve", str(out)],
+            [*CLI[:1], "-m", "bench.profile_stage", a.node, "--profiler", a.profiler, "--serve", str(out)],
             env=bench_env(a.queue),
             start_new_session=True,
         )
@@ -118,9 +129,8 @@ def main() -> int:
         finally:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=120)
-        print(f"{a.node}: {wall:.1f} s; profile: {out} and {out.with_suffix('.html')}")
-        print("\n".join(out.read_text().splitlines()[:50]))
-        print("\n".join(out.with_suffix(".cpu.txt").read_text().splitlines()[:45]))
+        print(f"{a.node}: {wall:.1f} s; profile: {out}")
+        print(out.read_text())
     except BenchError as e:
         print(e, file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -32,12 +33,12 @@ from bench import airflow_e2e, ceiling
 from bench.datagen import DataSet, Scale, generate
 from bench.pipeline import (
     REPO,
-    BenchError,
     StageResult,
     Workers,
     drop,
     run_stage,
     start_run,
+    wait_for_cassandra,
     write_params,
 )
 from bench.procwatch import cassandra_pid
@@ -147,6 +148,18 @@ def run_ceiling(results: Results, args: argparse.Namespace) -> None:
                     drop(ks)
 
 
+def _retrying(what: str, results: Results, attempt: Callable[[], None], tries: int = 3) -> None:
+    """Run one repeat; if it fails (a shared machine's Cassandra may be restarted under us), wait and redo it."""
+    for n in range(tries):
+        try:
+            attempt()
+            return
+        except Exception as e:
+            results.errors.append(f"{what} (attempt {n + 1}/{tries}): {type(e).__name__}: {str(e)[:1500]}")
+            _log(f"  FAILED ({what}, attempt {n + 1}): {type(e).__name__}: {str(e)[:500]}")
+            wait_for_cassandra()
+
+
 def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
     """Every node as its own run, stage by stage, in a fresh keyspace per repeat; per-stage failures are recorded."""
     params = write_params(
@@ -155,7 +168,8 @@ def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: P
     cas = cassandra_pid()
     wanted = [s for s in STAGES if s in args.stages]
     with Workers(args.workers, args.queue, out / "logs" / "workers_staged.log") as workers:
-        for rep in range(args.repeats):
+
+        def repeat(rep: int) -> None:
             ks = _keyspace("stage")
             runs: list[dict[str, Any]] = []
             try:
@@ -167,12 +181,12 @@ def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: P
                         )
                         runs.append(_stage_dict(r))
                         _log(f"  {r.rows} rows in {r.span_s:.1f} s, worker CPU {r.worker_cpu_s:.1f} s")
-            except BenchError as e:
-                results.errors.append(f"staged repeat {rep + 1}: {e}")
-                _log(f"  FAILED: {str(e)[:2000]}")
-            finally:
                 results.stages.append(runs)
-                drop(ks)
+            finally:
+                drop_quietly(ks)
+
+        for rep in range(args.repeats):
+            _retrying(f"staged repeat {rep + 1}", results, functools.partial(repeat, rep))
         rss = workers.peak_rss()
     _merge_rss(results, rss)
 
@@ -184,7 +198,8 @@ def run_curve(results: Results, args: argparse.Namespace, data: DataSet, out: Pa
     cas = cassandra_pid()
     for procs in args.curve:
         with Workers(procs, args.queue, out / "logs" / f"workers_curve_{procs}.log") as workers:
-            for rep in range(args.repeats):
+
+            def repeat(rep: int, procs: int = procs, workers: Workers = workers) -> None:
                 ks = _keyspace("curve")
                 _log(f"load curve: load_txns with {procs} worker processes, repeat {rep + 1}")
                 try:
@@ -193,10 +208,11 @@ def run_curve(results: Results, args: argparse.Namespace, data: DataSet, out: Pa
                     )
                     results.curve.setdefault(procs, []).append(_stage_dict(r))
                     _log(f"  {r.rows} rows in {r.span_s:.1f} s")
-                except BenchError as e:
-                    results.errors.append(f"curve {procs} processes: {e}")
                 finally:
-                    drop(ks)
+                    drop_quietly(ks)
+
+            for rep in range(args.repeats):
+                _retrying(f"curve {procs} processes repeat {rep + 1}", results, functools.partial(repeat, rep))
             _merge_rss(results, workers.peak_rss())
 
 
@@ -205,17 +221,19 @@ def run_e2e(results: Results, args: argparse.Namespace, data: DataSet, out: Path
         out / "params_e2e.json", data.root, data.txn_files, out / "files_e2e", staged=False, batches=args.batches
     )
     with Workers(args.workers, args.queue, out / "logs" / "workers_e2e.log") as workers:
-        for rep in range(0 if "e2e" in args.skip else args.repeats):
+
+        def repeat(rep: int) -> None:
             ks = _keyspace("e2e")
             _log(f"end to end via `capillaries run start --wait`, repeat {rep + 1}")
             try:
                 _, wall, _ = start_run(ks, params, LOAD_NODES, workers.queue, args.timeout)
                 results.e2e_cli_s.append(wall)
                 _log(f"  {wall:.1f} s")
-            except BenchError as e:
-                results.errors.append(f"e2e cli repeat {rep + 1}: {e}")
             finally:
-                drop(ks)
+                drop_quietly(ks)
+
+        for rep in range(0 if "e2e" in args.skip else args.repeats):
+            _retrying(f"e2e cli repeat {rep + 1}", results, functools.partial(repeat, rep))
         if not args.skip_airflow:
             try:
                 results.e2e_airflow_s, results.airflow_note = airflow_e2e.measure(
@@ -224,6 +242,13 @@ def run_e2e(results: Results, args: argparse.Namespace, data: DataSet, out: Path
             except Exception as e:  # not measured is a result; the reason goes into the report
                 results.airflow_note = f"not measured: {type(e).__name__}: {e}"
         _merge_rss(results, workers.peak_rss())
+
+
+def drop_quietly(ks: str) -> None:
+    try:
+        drop(ks)
+    except Exception as e:  # a leftover keyspace is not worth losing a measurement for
+        _log(f"  could not drop {ks}: {type(e).__name__}: {e}")
 
 
 def _merge_rss(results: Results, rss: dict[str, list[float]]) -> None:
@@ -398,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     scale = Scale(args.accounts, args.transactions, args.files)
     out: Path = args.out / scale.key()
+    if not wait_for_cassandra():
+        _log("Cassandra does not answer; start it with `capillaries services up`")
+        return 2
     _log(f"generating data under {args.out / 'data'}")
     data = generate(args.out / "data", scale)
     results = Results(
