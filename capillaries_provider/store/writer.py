@@ -17,9 +17,7 @@ collected and raised by `flush()`, naming the table, the rowid and the row. Data
 issued together rather than data-first: nothing reads a node's tables before all its batches succeeded, and a
 failed batch is rewritten as a whole.
 
-Distinct mode (distinct_table, spec 6.3) inverts the order for its single unique index: the index entry is
-inserted first and the row (data and other indexes) only if the key is ours, so the first row with a key wins.
-Unlike Go, a skipped row leaves no orphan non-unique index entries.
+distinct_table batches use `distinct_writer.DistinctRowWriter`, which claims unique keys before writing rows.
 """
 
 from __future__ import annotations
@@ -46,8 +44,6 @@ MAX_REPORTED_ERRORS = 5
 # Cassandra's defaults: unlogged_batch_across_partitions_warn_threshold = 10, batch_size_warn_threshold = 5 KiB.
 STATEMENTS_PER_BATCH = 10
 BATCH_BYTES = 5 * 1024
-# Distinct mode remembers recent keys to skip in-batch duplicates without an LWT; bounded to keep memory flat.
-DISTINCT_KEY_CACHE = 100_000
 
 
 def make_rowid(batch_idx: int, seq: int) -> int:
@@ -65,14 +61,13 @@ class WriteStats:
     data_inserts: int
     index_inserts: int
     retries: int
-    skipped_duplicates: int
     elapsed_s: float
 
 
 class _Op:
     """One request in flight (a statement or a batch of `members`), with what an error message needs."""
 
-    __slots__ = ("statement", "table", "rowid", "index", "key", "row", "attempt", "then", "members")
+    __slots__ = ("statement", "table", "rowid", "index", "key", "row", "attempt", "members")
 
     def __init__(
         self,
@@ -90,8 +85,6 @@ class _Op:
         self.key = key
         self.row = row
         self.attempt = 0
-        # Statements to send once this one succeeded (distinct mode: the row after its unique key).
-        self.then: list[_Op] = []
         self.members: list[_Op] = []
 
     def describe(self) -> str:
@@ -111,11 +104,7 @@ def _describe_row(row: Mapping[str, Value] | None) -> str:
 
 
 class RowWriter:
-    """Writes the rows of one batch of one node; use as a context manager or call `flush()` at the end.
-
-    `distinct=True` needs exactly one unique index: rows whose key is already taken by another row are skipped
-    silently instead of raising DuplicateKeyError.
-    """
+    """Writes the rows of one batch of one node; use as a context manager or call `flush()` at the end."""
 
     def __init__(
         self,
@@ -126,22 +115,17 @@ class RowWriter:
         batch_idx: int,
         *,
         concurrency: int = 64,
-        distinct: bool = False,
         statements_per_batch: int = STATEMENTS_PER_BATCH,
     ) -> None:
         validate_keyspace_name(ks)
         make_rowid(batch_idx, 0)
         if concurrency < 1:
             raise ValueError("writer concurrency must be at least 1")
-        if distinct and sum(1 for i in table.indexes if i.unique) != 1:
-            raise ValueError(f"distinct writes to {table.name} need exactly one unique index")
-        self._distinct = distinct
         self._per_batch = max(1, statements_per_batch)
         self._ks = ks
         # Pending plain inserts grouped by the primary replica of their partition (None: unknown topology).
         self._groups: dict[object, list[_Op]] = {}
         self._group_bytes: dict[object, int] = {}
-        self._distinct_keys: set[str] = set()
         self._session = session
         self._spec = table
         self._batch_idx = batch_idx
@@ -172,7 +156,6 @@ class RowWriter:
         self._data_inserts = 0
         self._index_inserts = 0
         self._retries = 0
-        self._skipped = 0
         self._started = time.monotonic()
 
     @property
@@ -197,28 +180,13 @@ class RowWriter:
             ) from exc
         self._seq += 1
         data_op = _Op(data, self._table, rowid, None, "", row)
-        if self._distinct:
-            self._write_distinct(data_op, index_ops)
-        else:
-            self._enqueue(data_op)
-            for op in index_ops:
-                if op.index is not None and op.index.unique:
-                    self._issue(op)
-                else:
-                    self._enqueue(op)
+        self._enqueue(data_op)
+        for op in index_ops:
+            if op.index is not None and op.index.unique:
+                self._issue(op)
+            else:
+                self._enqueue(op)
         return rowid
-
-    def _write_distinct(self, data_op: _Op, index_ops: list[_Op]) -> None:
-        unique = next(op for op in index_ops if op.index is not None and op.index.unique)
-        if unique.key in self._distinct_keys:
-            with self._done:
-                self._skipped += 1
-            return
-        if len(self._distinct_keys) >= DISTINCT_KEY_CACHE:
-            self._distinct_keys.clear()
-        self._distinct_keys.add(unique.key)
-        unique.then = [data_op, *(op for op in index_ops if op is not unique)]
-        self._issue(unique)
 
     def flush(self) -> WriteStats:
         """Send what is still grouped, wait for every write; raise DuplicateKeyError or RowWriteError on failure."""
@@ -234,7 +202,6 @@ class RowWriter:
             data_inserts=self._data_inserts,
             index_inserts=self._index_inserts,
             retries=self._retries,
-            skipped_duplicates=self._skipped,
             elapsed_s=time.monotonic() - self._started,
         )
 
@@ -307,43 +274,31 @@ class RowWriter:
         self._window.acquire()
         with self._done:
             self._pending += 1
-        self._send(op, slot=True)
+        self._send(op)
 
-    def _send(self, op: _Op, *, slot: bool) -> None:
+    def _send(self, op: _Op) -> None:
         try:
             future = self._session.execute_async(op.statement)
         except Exception as exc:  # e.g. the session was shut down
-            self._on_error(exc, op, slot)
+            self._on_error(exc, op)
             return
-        future.add_callbacks(self._on_success, self._on_error, callback_args=(op, slot), errback_args=(op, slot))
+        future.add_callbacks(self._on_success, self._on_error, callback_args=(op,), errback_args=(op,))
 
-    def _on_success(self, rows: list[dict[str, Any]], op: _Op, slot: bool) -> None:
+    def _on_success(self, rows: list[dict[str, Any]], op: _Op) -> None:
         if op.index is not None and op.index.unique and rows and not rows[0]["[applied]"]:
             existing = rows[0]["rowid"]
             if existing != op.rowid:
-                if self._distinct:
-                    with self._done:
-                        self._skipped += 1
-                    self._finish(op, None, slot)
-                else:
-                    self._finish(op, DuplicateKeyError(op.table, op.key, existing, op.rowid), slot)
+                self._finish(op, DuplicateKeyError(op.table, op.key, existing, op.rowid))
                 return
-        if op.then:
-            # Sent from the driver's callback thread: no window slot is taken (that could block the event loop);
-            # the chained statements are bounded by the slot count times the statements per row.
-            with self._done:
-                self._pending += len(op.then)
-            for chained in op.then:
-                self._send(chained, slot=False)
-        self._finish(op, None, slot)
+        self._finish(op, None)
 
-    def _on_error(self, exc: BaseException, op: _Op, slot: bool) -> None:
+    def _on_error(self, exc: BaseException, op: _Op) -> None:
         delay = retry_delay_s(exc, op.attempt)
         if delay is not None:
             op.attempt += 1
             with self._done:
                 self._retries += 1
-            timer = threading.Timer(delay, self._send, (op,), {"slot": slot})
+            timer = threading.Timer(delay, self._send, (op,))
             timer.daemon = True
             timer.start()
             return
@@ -356,9 +311,9 @@ class RowWriter:
             what = op.describe()
         error = RowWriteError(f"insert failed{attempts}: {type(exc).__name__}: {exc}; {what}")
         error.__cause__ = exc
-        self._finish(op, error, slot)
+        self._finish(op, error)
 
-    def _finish(self, op: _Op, error: RowWriteError | None, slot: bool) -> None:
+    def _finish(self, op: _Op, error: RowWriteError | None) -> None:
         with self._done:
             if error is not None:
                 self._error_count += 1
@@ -373,5 +328,4 @@ class RowWriter:
             self._pending -= 1
             if not self._pending:
                 self._done.notify_all()
-        if slot:
-            self._window.release()
+        self._window.release()

@@ -190,26 +190,3 @@ def test_index_lookups_and_orphans(session: Session, keyspace: str) -> None:
     assert found == {"a" + pad: [ids[0], ids[2], ids[4]], "c" + pad: [ids[3], 999]}
     rows = read_rows_by_rowid(session, keyspace, "items_00001", fields, [999, *ids] + list(range(10, 260)))
     assert rows == {rid: {"k": k, "v": v} for v, (rid, k) in enumerate(zip(ids, "abaca", strict=True))}
-
-
-def test_distinct_mode_keeps_first_row_per_key_and_is_repeatable(session: Session, keyspace: str) -> None:
-    spec = TableSpec(
-        "dist",
-        {"k": FieldType.INT, "v": FieldType.STRING},
-        (IndexSpec("idx_dist_k", True, (KeyComponent("k", FieldType.INT),)),),
-    )
-    create_run_tables(session, keyspace, 1, [spec])
-    source = [(i % 5, f"v{i}") for i in range(20)]
-
-    def run_batch(batch: int) -> int:
-        with RowWriter(session, keyspace, spec, 1, batch, distinct=True) as w:
-            for k, v in source:
-                w.write({"k": k, "v": v})
-        return w.flush().skipped_duplicates
-
-    assert run_batch(0) == 15
-    first = sorted((r["k"], r["v"]) for r in read_all(session, keyspace, "dist_00001", spec.fields))
-    assert first == [(k, f"v{k}") for k in range(5)]
-    assert run_batch(0) == 15  # re-processing the batch: same rows
-    assert run_batch(1) == 20  # another batch with the same keys: everything already taken
-    assert sorted((r["k"], r["v"]) for r in read_all(session, keyspace, "dist_00001", spec.fields)) == first

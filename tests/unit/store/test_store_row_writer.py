@@ -1,4 +1,4 @@
-"""RowWriter behaviour with a fake driver session: window bound, retries, error reporting, distinct mode.
+"""RowWriter behaviour with a fake driver session: window bound, retries, error reporting, unique keys.
 
 The fake cannot build driver batches, so these run with `statements_per_batch=1`; batching is covered by the
 integration tests.
@@ -177,22 +177,3 @@ def test_duplicate_unique_key_raises_but_own_rowid_is_accepted() -> None:
     w = RowWriter(FakeSession(unique_taken_by(lambda k: 0)), "ks", SPEC, 1, 0, statements_per_batch=1)  # type: ignore[arg-type]
     w.write({"id": 1, "name": "a"})
     assert w.flush().data_inserts == 1
-
-
-def test_distinct_mode_writes_first_row_per_key_only() -> None:
-    taken = "0" + "7".zfill(20)  # id 7 already owned by another batch's row
-    session = FakeSession(unique_taken_by(lambda k: 99 if k == taken else None))
-    with RowWriter(session, "ks", SPEC, 1, 0, distinct=True, statements_per_batch=1) as w:  # type: ignore[arg-type]
-        for i in [1, 2, 1, 7, 2, 3]:
-            w.write({"id": i, "name": f"n{i}"})
-    stats = w.flush()
-    assert stats.skipped_duplicates == 3
-    data = sorted(p[2] for c, p in session.executed if c.startswith("INSERT INTO ks.t_00001 "))
-    assert data == [1, 2, 3]
-    names = [p for c, p in session.executed if c.startswith("INSERT INTO ks.idx_t_name_00001 ")]
-    assert sorted(p[1] for p in names) == [make_rowid(0, 0), make_rowid(0, 1), make_rowid(0, 5)]
-
-
-def test_distinct_needs_one_unique_index() -> None:
-    with pytest.raises(ValueError, match="exactly one unique index"):
-        RowWriter(FakeSession(ok), "ks", TableSpec("t", {"id": FieldType.INT}), 1, 0, distinct=True)  # type: ignore[arg-type]
