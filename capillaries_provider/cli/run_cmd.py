@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from capillaries_provider.cli.run_report import describe, run_report, wait_for_run
@@ -23,6 +24,7 @@ from capillaries_provider.worker.backend import CassandraBackend
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TIMEOUT = 3
+CONNECT_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 def register(subparsers: Any) -> None:
@@ -71,6 +73,19 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def _connect() -> CassandraBackend | None:
+    """Connect, riding out a Cassandra restart of up to about half a minute."""
+    for delay in (*CONNECT_DELAYS_S, None):
+        try:
+            return CassandraBackend(cassandra_settings(), amqp_settings())
+        except Exception as e:
+            if delay is None:
+                _err(f"error: cannot connect to Cassandra: {type(e).__name__}: {e}")
+                return None
+            time.sleep(delay)
+    return None
+
+
 def _start(args: argparse.Namespace) -> int:
     try:
         validate_keyspace_name(args.keyspace)
@@ -84,10 +99,8 @@ def _start(args: argparse.Namespace) -> int:
         _err(f"error: cannot load script: {e}")
         return EXIT_USAGE
     start_nodes = [n.strip() for n in args.start_nodes.split(",") if n.strip()]
-    try:
-        backend = CassandraBackend(cassandra_settings(), amqp_settings())
-    except Exception as e:
-        _err(f"error: cannot connect to Cassandra: {type(e).__name__}: {e}")
+    backend = _connect()
+    if backend is None:
         return EXIT_FAILED
     try:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from capillaries_provider.store.errors import is_transient
 from capillaries_provider.store.workflow import (
     BatchHistoryEvent,
     NodeBatchStatus,
@@ -92,7 +93,12 @@ def wait_for_run(wf: WorkflowStore, run_id: int, timeout_s: float, poll_s: float
     """Poll until the run is complete or stopped; returns (report, timed_out)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        status = final_run_status(wf, run_id)
+        try:
+            status = final_run_status(wf, run_id)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            status = RunStatus.START  # Cassandra briefly unreachable: keep waiting, the driver reconnects
         if status in (RunStatus.COMPLETE, RunStatus.STOP):
             return run_report(wf, run_id), False
         if time.monotonic() >= deadline:
