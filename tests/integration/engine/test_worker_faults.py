@@ -64,6 +64,33 @@ def test_worker_killed_mid_batch_redelivers_and_run_completes_exactly(
     assert count_rows(session, keyspace, "totals_00001") == BIG_ROWS
 
 
+@pytest.mark.fault
+def test_sigterm_lets_the_in_flight_batch_finish_before_exiting(
+    private_env: Env, session: Session, keyspace: str, tmp_path: Path
+) -> None:
+    _big_input(tmp_path / "big.csv")
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(pipeline_doc(tmp_path, urls=[str(tmp_path / "big.csv")])))
+    worker = private_env.start_worker(1)
+    wf = WorkflowStore(session, keyspace)
+    try:
+        started = private_env.cli(
+            "run", "start", "--keyspace", keyspace, "--script", str(script), "--start-nodes", "read"
+        )
+        assert started.returncode == 0, started.stderr
+
+        def batch_started() -> bool:
+            return any(e.status is NodeBatchStatus.START for e in wf.read_batch_history(1, "read", 0))
+
+        wait_for(batch_started, 120, "the read batch to start")
+        assert stop_worker(worker, signal.SIGTERM, timeout=600) == 0
+    finally:
+        if worker.poll() is None:
+            stop_worker(worker, signal.SIGKILL)
+    assert [e.status for e in wf.read_batch_history(1, "read", 0)] == [NodeBatchStatus.START, NodeBatchStatus.SUCCESS]
+    assert count_rows(session, keyspace, "items_00001") == BIG_ROWS
+
+
 def test_stopped_run_marks_later_batches_stopreceived(
     private_env: Env, session: Session, keyspace: str, tmp_path: Path
 ) -> None:
