@@ -181,6 +181,9 @@ def _status(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     session = connect(cassandra_settings())
     try:
+        if not keyspace_exists(session, args.keyspace):
+            _err(f"error: keyspace {args.keyspace} does not exist")
+            return EXIT_USAGE
         events = WorkflowStore(session, args.keyspace).read_run_history()
     finally:
         close(session)
