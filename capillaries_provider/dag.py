@@ -249,8 +249,8 @@ class CapillariesDag(DAG):
 class CapillariesTaskGroup(TaskGroup):
     """A Capillaries script embedded in a bigger DAG: start_run, node tasks and finish_run inside one group.
 
-    `keyspace`, `start_nodes`, `params_path` and `description` are fixed values or Jinja templates; `start_nodes`
-    defaults to the script's file-reading nodes.
+    `keyspace`, `start_nodes` and `description` are fixed values or Jinja templates; `params_path` is a plain path
+    (the script is loaded with it at parse time); `start_nodes` defaults to the script's file-reading nodes.
     """
 
     def __init__(

@@ -241,9 +241,10 @@ def test_provider_info_declares_the_amqp_connection_and_importable_modules() -> 
 
 def test_airflow_providers_manager_registers_the_connection_type_and_its_fields() -> None:
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     pm = ProvidersManager()
-    hook = pm.hooks["capillaries_amqp"]
+    hook = ProvidersManagerTaskRuntime().hooks["capillaries_amqp"]
     assert hook is not None
     assert hook.hook_class_name == "capillaries_provider.hooks.capillaries.CapillariesHook"
     assert hook.package_name == "capillaries-provider"
