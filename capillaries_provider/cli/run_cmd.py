@@ -147,6 +147,9 @@ def _start(args: argparse.Namespace) -> int:
 def _stop(args: argparse.Namespace) -> int:
     backend = CassandraBackend(cassandra_settings(), amqp_settings())
     try:
+        if not keyspace_exists(backend.session, args.keyspace):
+            _err(f"error: keyspace {args.keyspace} does not exist")
+            return EXIT_USAGE
         if backend.store(args.keyspace).read_run_properties(args.run_id) is None:
             _err(f"error: run {args.run_id} does not exist in keyspace {args.keyspace}")
             return EXIT_USAGE
