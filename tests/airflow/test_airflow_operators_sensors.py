@@ -151,3 +151,32 @@ def test_deferrable_node_sensor_defers_only_while_not_done(fake_cassandra: dict[
     assert (trigger.keyspace, trigger.run_id, trigger.node, trigger.poll_interval) == ("ks", 4, "b", 7.0)
     assert trigger.stop_run_on_kill is False
     assert deferred.value.method_name == "execute_complete"
+
+
+def test_run_sensor_waits_for_completion_and_fails_a_run_with_failed_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk.exceptions import AirflowException
+
+    from capillaries_provider.sensors import capillaries as sensors
+    from capillaries_provider.store.workflow import NodeBatchStatus
+    from capillaries_provider.triggers.progress import run_progress
+
+    progress = {"value": run_progress(RunStatus.START, ["a"], {})}
+
+    class FakeHook:
+        def __init__(self, **kwargs: Any) -> None:
+            pass
+
+        @contextlib.contextmanager
+        def session(self) -> Iterator[object]:
+            yield object()
+
+    monkeypatch.setattr(sensors, "CapillariesHook", FakeHook)
+    monkeypatch.setattr(sensors, "WorkflowStore", lambda session, ks: None)
+    monkeypatch.setattr(sensors, "read_run_progress", lambda store, run_id: progress["value"])
+    sensor = sensors.CapillariesRunSensor(task_id="r", keyspace="ks", run_id=5, deferrable=False)
+    assert sensor.poke({}) is False  # type: ignore[arg-type]
+    progress["value"] = run_progress(RunStatus.COMPLETE, ["a"], {"a": NodeBatchStatus.SUCCESS})
+    assert sensor.poke({}) is True  # type: ignore[arg-type]
+    progress["value"] = run_progress(RunStatus.COMPLETE, ["a", "b"], {"a": NodeBatchStatus.SUCCESS})
+    with pytest.raises(AirflowException, match=r"^run ks/5 failed \(not succeeded: b=none\)$"):
+        sensor.poke({})  # type: ignore[arg-type]

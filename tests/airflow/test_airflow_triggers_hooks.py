@@ -253,3 +253,39 @@ def test_airflow_providers_manager_registers_the_connection_type_and_its_fields(
         "extra__capillaries_amqp__retry_delay_ms",
         "extra__capillaries_amqp__ssl",
     }
+
+
+class SlowStore(FakeStore):
+    """Each read blocks its thread for 0.3 s, as a slow Cassandra query would."""
+
+    def read_batch_history(self, run_id: int, node: str) -> list[BatchHistoryEvent]:
+        import time
+
+        time.sleep(0.3)
+        return super().read_batch_history(run_id, node)
+
+
+def test_node_trigger_never_blocks_the_event_loop() -> None:
+    store = SlowStore([[], [_ev(0, OK, 1, total=2), _ev(1, OK, 2, total=2)]])
+    trig = _trigger(store)
+
+    async def main() -> tuple[list[Any], int]:
+        ticks = 0
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        task = asyncio.create_task(ticker())
+        events = await _events(trig)
+        done.set()
+        await task
+        return events, ticks
+
+    events, ticks = asyncio.run(main())
+    assert events[0].payload["status"] == "success"
+    # 0.6 s of blocking reads ran in threads: the loop kept ticking meanwhile (about 60 ticks of 10 ms).
+    assert ticks >= 20
