@@ -281,16 +281,33 @@ def test_rabbitmq_restart_during_a_run(
     assert snapshot(session, keyspace, run.run_id, run.out) == clean
 
 
-def test_cassandra_restart_during_a_run(
-    env: Env, worker: subprocess.Popen[bytes], clean: Snapshot, keyspace: str, tmp_path: Path
-) -> None:
-    """Workers ride out the outage; the run completes (or fails saying why and succeeds when retried).
+@dataclass(frozen=True)
+class RestartOutcome:
+    """A run hit by a Cassandra restart, and what `capillaries run start --wait` (the orchestrator) made of it."""
 
-    Nothing half-written is marked success: a successful run after the restart equals the clean one.
-    """
+    run: Run
+    statuses: set[RunStatus]
+    waiter_code: int | None  # None: still waiting a minute after the run was final
+    waiter_output: str
+    folder: Path
+
+
+@pytest.fixture(scope="module")
+def cassandra_restart(
+    env: Env, worker: subprocess.Popen[bytes], clean: Snapshot, keyspace: str, tmp_path_factory: pytest.TempPathFactory
+) -> RestartOutcome:
+    """Start a run with `--wait`, restart Cassandra once a batch finished, wait until the run is final."""
+    folder = tmp_path_factory.mktemp("cassandra_restart")
+    out = folder / "out"
+    script = write_script(folder, out)
+    waiter = env.cli_async(
+        "run", "start", "--keyspace", keyspace, "--script", str(script), "--start-nodes", "read",
+        "--wait", "--timeout", str(RUN_TIMEOUT_S),
+    )  # fmt: skip
+    assert waiter.stdout is not None
+    run = Run(int(waiter.stdout.readline().split()[0]), out)
     s = connect(cassandra_settings())
     try:
-        run = start(env, keyspace, tmp_path / "first")
         wait_for(lambda: _some_batch_succeeded(s, keyspace, run.run_id), 120, "a first finished batch")
     finally:
         close(s)
@@ -300,19 +317,49 @@ def test_cassandra_restart_during_a_run(
     finally:
         cassandra.up()
     statuses = wait_final(keyspace, run.run_id)
+    try:
+        rest, err = waiter.communicate(timeout=60)
+        code: int | None = waiter.returncode
+    except subprocess.TimeoutExpired:
+        waiter.kill()
+        rest, err = waiter.communicate()
+        code = None
+    return RestartOutcome(run, statuses, code, rest + err, folder)
+
+
+def test_cassandra_restart_during_a_run(
+    env: Env, cassandra_restart: RestartOutcome, clean: Snapshot, keyspace: str
+) -> None:
+    """Workers ride out the outage; the run completes (or fails saying why and succeeds when retried).
+
+    Nothing half-written is marked success: a successful run after the restart equals the clean one.
+    """
+    run = cassandra_restart.run
+    assert RunStatus.COMPLETE in cassandra_restart.statuses
     s = connect(cassandra_settings())
     try:
-        assert RunStatus.COMPLETE in statuses
         results = node_results(s, keyspace, run.run_id)
         if results != dict.fromkeys(NODES, NodeBatchStatus.SUCCESS):
             comments = failure_comments(s, keyspace, run.run_id)
             assert comments and all(c.strip() for c in comments), "a failed run must say why"
-            run = start(env, keyspace, tmp_path / "retry")
+            run = start(env, keyspace, cassandra_restart.folder / "retry")
             assert wait_final(keyspace, run.run_id) == {RunStatus.START, RunStatus.COMPLETE}
             assert_succeeded(s, keyspace, run)
         assert snapshot(s, keyspace, run.run_id, run.out) == clean
     finally:
         close(s)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli/run_report.py wait_for_run(): a Cassandra error while polling (NoHostAvailable during the restart) "
+    "is not retried, so `capillaries run start --wait` dies with a traceback although the run goes on",
+)
+def test_run_start_wait_rides_out_the_cassandra_restart(cassandra_restart: RestartOutcome) -> None:
+    """The orchestrator reconnects too: `--wait` keeps polling through the outage and reports the final run."""
+    assert cassandra_restart.waiter_code is not None, "still waiting a minute after the run was final"
+    assert "Traceback" not in cassandra_restart.waiter_output
+    assert f"run {cassandra_restart.run.run_id}: complete" in cassandra_restart.waiter_output
 
 
 def _some_batch_succeeded(session: Session, ks: str, run_id: int) -> bool:
@@ -381,9 +428,9 @@ def test_sigterm_while_a_worker_connects_still_stops_it(live_services: None, tmp
         assert proxy.accepted.wait(60), "the worker never tried to connect"
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            code = proc.wait(timeout=30)
+            code = proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            pytest.fail("the worker did not stop within 30 s of SIGTERM")
+            pytest.fail("the worker did not stop within 20 s of SIGTERM")
         assert code == 0
     finally:
         if proc.poll() is None:

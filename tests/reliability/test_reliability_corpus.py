@@ -190,6 +190,7 @@ def test_run_time_case_fails_its_batch_with_the_message_and_marks_nothing_succes
     for fragment in case["fragments"]:
         assert any(fragment in e.comment for e in fails), f"{fragment!r} not in {[e.comment for e in fails]}"
     assert all(len(e.comment) < MAX_COMMENT_CHARS for e in fails)  # bounded, even for a 20 MB cell
+    assert not [e.comment for e in fails if "internal error" in e.comment]  # recognised, not an unexpected crash
     statuses = {n: s for (r, n), s in node_statuses(wf.read_node_history(run_id)).items() if r == run_id}
     assert statuses[failed] is NodeBatchStatus.FAIL
     for node in [failed, *case["downstream"]]:
