@@ -28,7 +28,7 @@ from bench.procwatch import cassandra_pid, cpu_seconds
 from capillaries_provider.config import cassandra_settings
 from capillaries_provider.store.session import close, connect, ensure_keyspace
 
-CONCURRENCY = 512
+DEFAULT_CONCURRENCY = 512
 CHUNK = 20_000
 READY_TIMEOUT_S = 300.0
 DATA_DDL = (
@@ -50,6 +50,7 @@ class CeilingResult:
     processes: int
     rows: int
     per_batch: int
+    concurrency: int
     wall_s: float
     client_cpu_s: float
     cassandra_cpu_s: float
@@ -108,7 +109,7 @@ def _statements(data: Any, index: Any, chunk: list[tuple[object, ...]], per_batc
 
 
 def _write_part(
-    ks: str, part: int, count: int, accounts: int, per_batch: int, ready: Any, go: Any, report: Any
+    ks: str, part: int, count: int, accounts: int, per_batch: int, concurrency: int, ready: Any, go: Any, report: Any
 ) -> None:
     """One writer process: connect, prepare, build its rows; signal ready; write when told to; report timings."""
     session = connect(cassandra_settings())
@@ -123,17 +124,19 @@ def _write_part(
             chunk = rows[i : i + CHUNK]
             # Data and index statements of a chunk share one in-flight window, as a row writer's would.
             statements = _statements(data, index, chunk, per_batch)
-            execute_concurrent(session, statements, concurrency=CONCURRENCY, raise_on_first_error=True)
+            execute_concurrent(session, statements, concurrency=concurrency, raise_on_first_error=True)
         report.put((t0, time.time(), time.process_time() - cpu0))
     finally:
         close(session)
 
 
-def measure(ks: str, rows: int, processes: int, accounts: int = 1000, per_batch: int = 1) -> CeilingResult:
+def measure(
+    ks: str, rows: int, processes: int, accounts: int = 1000, per_batch: int = 1, concurrency: int = DEFAULT_CONCURRENCY
+) -> CeilingResult:
     """Write `rows` rows split over `processes` writer processes into fresh tables.
 
     `per_batch` > 1 sends UNLOGGED batches of that many inserts (what the engine's RowWriter does on one node),
-    1 sends every insert as its own request.
+    1 sends every insert as its own request. `concurrency` is the number of requests in flight per process.
 
     Connecting and building rows happen before a common start signal; wall time runs from the signal to the last
     writer's end, and `client_cpu_s` is the writers' CPU time while writing.
@@ -175,4 +178,4 @@ def measure(ks: str, rows: int, processes: int, accounts: int = 1000, per_batch:
         p.join()
         if p.exitcode != 0:
             raise RuntimeError(f"raw writer process exited with {p.exitcode}")
-    return CeilingResult(processes, rows, per_batch, ended - started, sum(r[2] for r in reports), cas_cpu)
+    return CeilingResult(processes, rows, per_batch, concurrency, ended - started, sum(r[2] for r in reports), cas_cpu)

@@ -135,17 +135,21 @@ def run_micro(results: Results) -> None:
 
 def run_ceiling(results: Results, args: argparse.Namespace) -> None:
     for per_batch in args.ceiling_modes:
-        for procs in args.curve:
-            for rep in range(args.repeats):
-                _log(f"raw ceiling: {args.ceiling_rows} rows, {procs} writers, {per_batch}/request, repeat {rep + 1}")
-                ks = _keyspace("raw")
-                try:
-                    r = ceiling.measure(ks, args.ceiling_rows, procs, accounts=args.accounts, per_batch=per_batch)
-                    results.ceiling.setdefault(f"{procs}x{per_batch}", []).append(
-                        asdict(r) | {"rows_per_s": r.rows_per_s}
+        for concurrency in args.ceiling_concurrency:
+            for procs in args.curve:
+                key = f"{procs}x{per_batch}c{concurrency}"
+                for rep in range(args.repeats):
+                    _log(
+                        f"raw ceiling: {args.ceiling_rows} rows, {key} (processes x per request, in flight), {rep + 1}"
                     )
-                finally:
-                    drop(ks)
+                    ks = _keyspace("raw")
+                    try:
+                        r = ceiling.measure(
+                            ks, args.ceiling_rows, procs, args.accounts, per_batch=per_batch, concurrency=concurrency
+                        )
+                        results.ceiling.setdefault(key, []).append(asdict(r) | {"rows_per_s": r.rows_per_s})
+                    finally:
+                        drop_quietly(ks)
 
 
 def _retrying(what: str, results: Results, attempt: Callable[[], None], tries: int = 3) -> None:
@@ -264,12 +268,19 @@ def _per_m(value: float, rows: int) -> float:
     return value / rows * 1e6 if rows else 0.0
 
 
+def _ceiling_key(key: str) -> tuple[int, int, int]:
+    """(processes, inserts per request, requests in flight) of a ceiling key like `2x10c512`."""
+    procs, rest = key.split("x")
+    per_batch, _, conc = rest.partition("c")
+    return int(procs), int(per_batch), int(conc or ceiling.DEFAULT_CONCURRENCY)
+
+
 def ceiling_at(results: Results, processes: int) -> Spread | None:
     """The raw ceiling at a process count: the best (by median) of the measured request modes."""
     spreads = [
         Spread.of([c["rows_per_s"] for c in runs])
         for key, runs in results.ceiling.items()
-        if int(key.split("x")[0]) == processes
+        if _ceiling_key(key)[0] == processes
     ]
     return max((s for s in spreads if s is not None), key=lambda s: s.median, default=None)
 
@@ -307,12 +318,13 @@ def stage_rows(results: Results) -> list[list[str]]:
 
 def ceiling_rows(results: Results) -> list[list[str]]:
     out = []
-    for key, runs in sorted(results.ceiling.items()):
-        procs, per_batch = key.split("x")
+    for key, runs in sorted(results.ceiling.items(), key=lambda kv: _ceiling_key(kv[0])):
+        procs, per_batch, concurrency = _ceiling_key(key)
         out.append(
             [
-                procs,
-                "1 (single inserts)" if per_batch == "1" else f"{per_batch} (UNLOGGED batch)",
+                str(procs),
+                "1 (single inserts)" if per_batch == 1 else f"{per_batch} (UNLOGGED batch)",
+                str(concurrency),
                 fmt(Spread.of([c["rows_per_s"] for c in runs])),
                 fmt(Spread.of([_per_m(c["client_cpu_s"], int(c["rows"])) for c in runs])),
                 fmt(Spread.of([_per_m(c["cassandra_cpu_s"], int(c["rows"])) for c in runs])),
@@ -347,13 +359,20 @@ def summarize(results: Results) -> str:
     parts += ["", "### Raw Cassandra ceiling (minimal cassandra-driver writer, same table shapes)", ""]
     parts.append(
         table(
-            ["processes", "inserts per request", "rows/s", "client CPU s / 1M rows", "Cassandra CPU s / 1M rows"],
+            [
+                "processes",
+                "inserts per request",
+                "requests in flight per process",
+                "rows/s",
+                "client CPU s / 1M rows",
+                "Cassandra CPU s / 1M rows",
+            ],
             ceiling_rows(results),
         )
     )
     parts += ["", "### Load scaling (load_txns alone) against the raw ceiling", ""]
     rows = []
-    procs = sorted(set(results.curve) | {int(k.split("x")[0]) for k in results.ceiling})
+    procs = sorted(set(results.curve) | {_ceiling_key(k)[0] for k in results.ceiling})
     for p in procs:
         load = _rate(results.curve.get(p, []))
         raw = ceiling_at(results, p)
@@ -397,6 +416,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--ceiling-rows", type=int, default=None, help="rows per raw-ceiling measurement")
     p.add_argument(
+        "--ceiling-concurrency", default="512", help="requests in flight per raw writer process (comma list)"
+    )
+    p.add_argument(
         "--ceiling-modes", default="10", help="inserts per request of the raw writer: 10 (batched, the ceiling), 1"
     )
     p.add_argument("--stages", default=",".join(STAGES), help=f"subset of {','.join(STAGES)}")
@@ -411,6 +433,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         a.transactions, a.accounts, a.repeats = 100_000, 100, 1
     a.curve = [int(x) for x in a.curve.split(",") if x]
     a.ceiling_modes = [int(x) for x in a.ceiling_modes.split(",") if x]
+    a.ceiling_concurrency = [int(x) for x in a.ceiling_concurrency.split(",") if x]
     a.stages = {s for s in a.stages.split(",") if s}
     a.skip = {s for s in a.skip.split(",") if s}
     a.skip_airflow = "airflow" in a.skip
@@ -439,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             "workers": args.workers,
             "repeats": args.repeats,
             "batches": args.batches,
+            "ceiling_concurrency": args.ceiling_concurrency,
             "ceiling_rows": args.ceiling_rows,
         },
         machine=machine_info(),
