@@ -1,4 +1,4 @@
-# The two commands of the README: `make up` (local stack + Airflow) and `make test` (the whole suite).
+# The two commands of the README: `make up` (local stack + Airflow + the example job) and `make test` (all tests).
 # Both create/refresh the virtual environment at .venv from the committed lock file first.
 SHELL := /bin/bash
 PYTHON ?= python3.11
@@ -21,9 +21,11 @@ $(VENV)/.synced: $(BIN)/uv $(LOCK) pyproject.toml
 
 venv: $(VENV)/.synced
 
+# Stack up, then the example DAG `capillaries_shop_orders` end to end through the real scheduler and triggerer.
 up: venv
 	$(BIN)/capillaries services up
 	$(BIN)/capillaries airflow up
+	$(BIN)/capillaries airflow trigger capillaries_shop_orders --wait
 
 down:
 	-$(BIN)/capillaries airflow down
