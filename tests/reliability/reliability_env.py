@@ -76,16 +76,19 @@ class Env:
             connection.close()
 
 
-def stop_worker(proc: subprocess.Popen[bytes], timeout: float = 60) -> int:
-    """SIGTERM the worker's process group (graceful), SIGKILL if it does not stop in time."""
+def stop_worker(proc: subprocess.Popen[bytes], timeout: float = 60, must_stop: bool = True) -> int:
+    """SIGTERM the worker's process group (graceful), SIGKILL if it does not stop in time (an error if
+    `must_stop`)."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
+        code = proc.wait()
+        if must_stop:
+            raise
+        return code
 
 
 def child_pids(pid: int) -> list[int]:

@@ -12,9 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-FILES = 6
+FILES = 10
 ROWS_PER_FILE = 250
-CALC_BATCHES = 10
+CALC_BATCHES = 12
 OUT_BATCHES = 3
 GRACE_MS = 4000
 
