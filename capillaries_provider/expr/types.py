@@ -17,15 +17,14 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import enum
-from typing import Union
 
-Value = Union[int, float, decimal.Decimal, str, bool, _dt.datetime]
+Value = int | float | decimal.Decimal | str | bool | _dt.datetime
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
 
 # Go's zero time: 0001-01-01 00:00:00 UTC.
-ZERO_TIME = _dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc)
+ZERO_TIME = _dt.datetime(1, 1, 1, tzinfo=_dt.UTC)
 
 
 class FieldType(enum.Enum):
