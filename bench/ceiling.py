@@ -147,7 +147,8 @@ def measure(
     base, extra = divmod(rows, processes)
     procs = [
         ctx.Process(
-            target=_write_part, args=(ks, p, base + (1 if p < extra else 0), accounts, per_batch, ready, go, report)
+            target=_write_part,
+            args=(ks, p, base + (1 if p < extra else 0), accounts, per_batch, concurrency, ready, go, report),
         )
         for p in range(processes)
     ]
