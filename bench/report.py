@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,17 +46,18 @@ def plot_scaling(
     path: Path,
     processes: Sequence[int],
     load: Sequence[Spread | None],
-    ceiling: Sequence[Spread | None],
+    ceilings: Mapping[str, Sequence[Spread | None]],
     title: str,
 ) -> None:
-    """Rows/s of the load stage and of the raw writer against process count, medians with min-max error bars."""
+    """Rows/s of the load stage and of the raw writer(s) against process count, medians with min-max error bars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for label, series, marker in (("load stage (workers)", load, "o"), ("raw cassandra-driver writer", ceiling, "s")):
+    lines = [("load stage (workers)", load, "o")] + [(label, series, "s") for label, series in ceilings.items()]
+    for label, series, marker in lines:
         pts = [(p, s) for p, s in zip(processes, series, strict=True) if s is not None]
         if not pts:
             continue

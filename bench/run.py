@@ -492,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "results.json").write_text(json.dumps(asdict(results), indent=1))
     if results.curve or results.ceiling:
         load = [_rate(results.curve.get(p, [])) for p in args.curve]
-        raw = [ceiling_at(results, p) for p in args.curve]
+        raw = {"raw cassandra-driver writer (best window)": [ceiling_at(results, p) for p in args.curve]}
         plot_scaling(
             args.plot,
             args.curve,
