@@ -63,6 +63,7 @@ def iter_csv_rows(
 
     Record indexes (not physical lines) decide the role of a record: in name mode (any column has `col_hdr`) the
     record at `hdr_line_idx` resolves the column indexes; records at or after `first_data_line_idx` are data.
+    In name mode a file without its header line (e.g. empty) is an error.
     """
     source = str(path)
     by_header = any(c.col_hdr for c in columns)
@@ -86,6 +87,9 @@ def iter_csv_rows(
         except (ValueError, OverflowError, IndexError):
             row = _diagnose(plan, indexes, fields, source, line)
         yield line, row
+    if by_header and indexes is None:
+        # Go reads such a file as zero rows; an absent header means a truncated or wrong file, so say so.
+        raise CsvLayoutError(f"{source}: no header line (record {hdr_line_idx}): the file has fewer records")
 
 
 def _diagnose(

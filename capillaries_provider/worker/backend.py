@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from cassandra.cluster import Session
+from pika.exceptions import AMQPError
 
 from capillaries_provider.config import AmqpSettings, CassandraSettings
 from capillaries_provider.engine.ports import (
@@ -83,6 +84,11 @@ def table_spec(creator: TableCreator) -> TableSpec:
     )
 
 
+def _broker_unreachable(exc: BaseException) -> bool:
+    """A broker/network failure worth retrying; plain OSErrors (missing file, permission denied) are permanent."""
+    return isinstance(exc, AMQPError | ConnectionError | TimeoutError) and is_reconnectable(exc)
+
+
 class CassandraBackend:
     """WorkflowPort + RunControlPort + DataStore over one Cassandra session and a lazily opened publisher."""
 
@@ -124,7 +130,7 @@ class CassandraBackend:
         for _ in range(10):
             if seen is None:
                 return False
-            if is_transient(seen) or isinstance(seen, PublishError) or is_reconnectable(seen):
+            if is_transient(seen) or isinstance(seen, PublishError) or _broker_unreachable(seen):
                 return True
             seen = seen.__cause__
         return False

@@ -100,6 +100,9 @@ def serve(queue: str | None = None) -> int:
         signal.signal(s, h)
     if backend is None:
         return 0
+    if stop.is_set():  # SIGTERM arrived while the connection was being opened
+        backend.close()
+        return 0
     try:
         processor = BatchProcessor(backend, backend, ScriptCache())
         consumer = Consumer(amqp, make_handler(processor, backend))

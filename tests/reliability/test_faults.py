@@ -409,12 +409,6 @@ def test_stop_while_batches_are_in_flight(env: Env, session: Session, keyspace: 
         own.delete_queues()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker/process.py serve(): a SIGTERM that arrives while the Cassandra connection is being opened sets "
-    "the local stop event, but serve() ignores it once the connection succeeds and then consumes forever; the "
-    "supervisor waits for the child indefinitely",
-)
 def test_sigterm_while_a_worker_connects_still_stops_it(live_services: None, tmp_path: Path) -> None:
     """A deploy/scale-down signal must stop a worker whatever it is doing, including connecting.
 
