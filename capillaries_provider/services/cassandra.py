@@ -23,6 +23,7 @@ from capillaries_provider.services.process import (
     pid_alive,
     port_open,
     read_pid,
+    start_lock,
     state_dir,
     stop_pid,
     wait_until,
@@ -175,6 +176,11 @@ def status() -> ServiceStatus:
 
 
 def up() -> ServiceStatus:
+    with start_lock("cassandra"):
+        return _up()
+
+
+def _up() -> ServiceStatus:
     """Start (or reuse) the local node and return once a CQL query succeeds."""
     settings = cassandra_settings()
     home = _home()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 
@@ -103,3 +105,16 @@ def stop_pid(pid: int, *, timeout: float = 60.0) -> None:
                 return
             time.sleep(0.3)
     raise ServiceError(f"process {pid} did not stop")
+
+
+@contextlib.contextmanager
+def start_lock(name: str) -> Iterator[None]:
+    """Serialise concurrent `up` calls for one service (two test sessions must not both start a broker)."""
+    lock_dir = state_dir()
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with (lock_dir / f"{name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

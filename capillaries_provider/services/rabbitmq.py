@@ -19,6 +19,7 @@ from capillaries_provider.services.process import (
     pid_alive,
     port_open,
     read_pid,
+    start_lock,
     state_dir,
     stop_pid,
     wait_until,
@@ -133,6 +134,11 @@ def status() -> ServiceStatus:
 
 
 def up() -> ServiceStatus:
+    with start_lock("rabbitmq"):
+        return _up()
+
+
+def _up() -> ServiceStatus:
     settings = amqp_settings()
     if settings.external:
         current = status()
