@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 DEFAULT_CASSANDRA_HOST = "127.0.0.1"
 DEFAULT_CASSANDRA_PORT = 9042
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+_FALSE = ("0", "false", "no")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,11 @@ class CassandraSettings:
     port: int = DEFAULT_CASSANDRA_PORT
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    # TLS: a CA bundle turns TLS on; client certificate/key for mutual TLS.
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_verify_hostname: bool = True
     # Replication used when a keyspace is created (CQL map literal).
     replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
     # Concurrent in-flight writes per worker process.
@@ -37,6 +43,16 @@ class AmqpSettings:
     external: bool = False
 
 
+def file_roots(env: dict[str, str] | None = None) -> tuple[str, ...]:
+    """Folders that scripts may read and write under (`CAPILLARIES_FILE_ROOTS`, separated by `os.pathsep`).
+
+    Empty means no restriction. Paths are compared after resolving symlinks and `..`.
+    """
+    e = os.environ if env is None else env
+    raw = e.get("CAPILLARIES_FILE_ROOTS", "")
+    return tuple(os.path.realpath(r) for r in raw.split(os.pathsep) if r.strip())
+
+
 def cassandra_settings(env: dict[str, str] | None = None) -> CassandraSettings:
     e = os.environ if env is None else env
     hosts = e.get("CAPILLARIES_CASSANDRA_HOSTS", "")
@@ -45,6 +61,11 @@ def cassandra_settings(env: dict[str, str] | None = None) -> CassandraSettings:
         port=int(e.get("CAPILLARIES_CASSANDRA_PORT", DEFAULT_CASSANDRA_PORT)),
         username=e.get("CAPILLARIES_CASSANDRA_USERNAME") or None,
         password=e.get("CAPILLARIES_CASSANDRA_PASSWORD") or None,
+        tls_ca=e.get("CAPILLARIES_CASSANDRA_TLS_CA") or None,
+        tls_cert=e.get("CAPILLARIES_CASSANDRA_TLS_CERT") or None,
+        tls_key=e.get("CAPILLARIES_CASSANDRA_TLS_KEY") or None,
+        tls_verify_hostname=e.get("CAPILLARIES_CASSANDRA_TLS_VERIFY_HOSTNAME", "true").lower()
+        not in ("0", "false", "no"),
         replication=e.get("CAPILLARIES_CASSANDRA_REPLICATION", CassandraSettings.replication),
         writer_concurrency=int(e.get("CAPILLARIES_CASSANDRA_WRITER_CONCURRENCY", CassandraSettings.writer_concurrency)),
         external=bool(hosts.strip()),

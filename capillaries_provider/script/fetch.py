@@ -8,10 +8,12 @@ connectivity problem: retrying would not help.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from capillaries_provider.config import file_roots
 from capillaries_provider.script.errors import ScriptError, ScriptFetchError, ScriptValidationError
 
 
@@ -25,7 +27,10 @@ class LocalFileFetcher:
     """Plain paths and `file://` URLs."""
 
     def read_bytes(self, url: str) -> bytes:
-        path = local_path(url)
+        try:
+            path = local_path(url)
+        except PathOutsideRootsError as e:
+            raise ScriptValidationError([ScriptError(str(e), file=url)]) from None
         try:
             with open(path, "rb") as f:
                 return f.read()
@@ -38,12 +43,20 @@ def url_scheme(url: str) -> str:
     return urlsplit(url).scheme.lower()
 
 
+class PathOutsideRootsError(PermissionError):
+    """A script names a local file outside the configured `CAPILLARIES_FILE_ROOTS` (a permanent error)."""
+
+
 def local_path(url: str) -> str:
-    """The filesystem path of a plain path or `file://` URL."""
+    """The filesystem path of a plain path or `file://` URL; it must lie under a configured file root, if any."""
     parts = urlsplit(url)
-    if parts.scheme.lower() == "file":
-        return unquote(parts.path)
-    return url
+    path = unquote(parts.path) if parts.scheme.lower() == "file" else url
+    roots = file_roots()
+    if roots:
+        real = os.path.realpath(path)
+        if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots):
+            raise PathOutsideRootsError(f"{url} is outside the allowed file roots ({os.pathsep.join(roots)})")
+    return path
 
 
 class SchemeFetcher:

@@ -7,6 +7,7 @@ token-aware so single-partition reads and writes go straight to a replica.
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 import time
 import weakref
@@ -89,6 +90,7 @@ def connect(
         contact_points=list(settings.hosts),
         port=settings.port,
         auth_provider=auth,
+        ssl_context=tls_context(settings),
         execution_profiles={EXEC_PROFILE_DEFAULT: profile, TUPLES: tuples},
         connect_timeout=connect_timeout_s,
         control_connection_timeout=connect_timeout_s,
@@ -98,6 +100,18 @@ def connect(
     except BaseException:
         cluster.shutdown()
         raise
+
+
+def tls_context(settings: CassandraSettings) -> ssl.SSLContext | None:
+    """TLS to Cassandra when a CA bundle is configured (`CAPILLARIES_CASSANDRA_TLS_CA`), with an optional client
+    certificate for mutual TLS; None means plain connections."""
+    if not settings.tls_ca:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.tls_ca)
+    context.check_hostname = settings.tls_verify_hostname
+    if settings.tls_cert:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
 
 
 def prepare_cached(session: Session, cql: str) -> PreparedStatement:
