@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import pika
+import pika.exceptions
 from cassandra import OperationTimedOut
 
 from bench.procwatch import TreeWatch, cpu_seconds
-from capillaries_provider.config import cassandra_settings
+from capillaries_provider.config import amqp_settings, cassandra_settings
 from capillaries_provider.store.session import close, connect, drop_keyspace
 from capillaries_provider.store.workflow import NodeBatchStatus, WorkflowStore
 
@@ -48,6 +50,20 @@ def bench_env(queue: str) -> dict[str, str]:
     return env
 
 
+def queue_consumers(queue: str) -> int:
+    """Consumers currently attached to `queue` (0 if the queue does not exist yet)."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_settings().url))
+    try:
+        channel = connection.channel()
+        try:
+            return int(channel.queue_declare(queue, passive=True).method.consumer_count)
+        except pika.exceptions.ChannelClosedByBroker:
+            return 0
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
 class Workers:
     """`capillaries worker --processes N` for the duration of a `with` block, with a TreeWatch on it."""
 
@@ -59,6 +75,12 @@ class Workers:
         self.watch: TreeWatch | None = None
 
     def __enter__(self) -> Workers:
+        others = queue_consumers(self.queue)
+        if others:
+            raise BenchError(
+                f"queue {self.queue} already has {others} consumer(s), e.g. workers left over from an interrupted"
+                " benchmark; they would take batches without being measured. Stop them or pick another --queue."
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(

@@ -20,6 +20,7 @@ import functools
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -444,6 +445,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so worker processes started here are stopped rather than left consuming.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scale = Scale(args.accounts, args.transactions, args.files)
     out: Path = args.out / scale.key()
     if not wait_for_cassandra():
