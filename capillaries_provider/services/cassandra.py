@@ -28,7 +28,7 @@ from capillaries_provider.services.process import (
     stop_pid,
     wait_until,
 )
-from capillaries_provider.services.status import ServiceStatus
+from capillaries_provider.services.status import ServiceStatus, origin
 
 CASSANDRA_VERSION = "5.0.8"
 HEAP = "1G"
@@ -158,24 +158,20 @@ def _address(settings: CassandraSettings) -> str:
 def status() -> ServiceStatus:
     settings = cassandra_settings()
     version = query_version(settings)
-    pid = read_pid(_home() / "cassandra.pid")
-    if settings.external:
-        origin = "external"
-    elif pid is not None:
-        origin = f"started by capillaries, pid {pid}"
-    else:
-        origin = "not started by capillaries" if version else ""
     return ServiceStatus(
         "Cassandra",
         running=version is not None,
         address=_address(settings),
         version=version,
-        origin=origin,
+        origin=origin(
+            external=settings.external, pid=read_pid(_home() / "cassandra.pid"), answering=version is not None
+        ),
         detail="no CQL answer",
     )
 
 
 def up() -> ServiceStatus:
+    """Start (or reuse) the service and return once it answers; concurrent callers wait for each other."""
     with start_lock("cassandra"):
         return _up()
 

@@ -24,7 +24,7 @@ from capillaries_provider.services.process import (
     stop_pid,
     wait_until,
 )
-from capillaries_provider.services.status import ServiceStatus
+from capillaries_provider.services.status import ServiceStatus, origin
 
 NODE_NAME = "capillaries@localhost"
 DIST_PORT = 25673
@@ -116,24 +116,20 @@ def status() -> ServiceStatus:
     settings = amqp_settings()
     host, port = _host_port(settings)
     version = _server_version(settings)
-    pid = read_pid(_home() / "rabbitmq.pid")
-    if settings.external:
-        origin = "external"
-    elif pid is not None:
-        origin = f"started by capillaries, pid {pid}"
-    else:
-        origin = "not started by capillaries" if version else ""
     return ServiceStatus(
         "RabbitMQ",
         running=version is not None,
         address=f"{host}:{port}",
         version=version,
-        origin=origin,
+        origin=origin(
+            external=settings.external, pid=read_pid(_home() / "rabbitmq.pid"), answering=version is not None
+        ),
         detail="no AMQP connection",
     )
 
 
 def up() -> ServiceStatus:
+    """Start (or reuse) the service and return once it answers; concurrent callers wait for each other."""
     with start_lock("rabbitmq"):
         return _up()
 
