@@ -73,6 +73,9 @@ def _go_upper(ch: str) -> str:
 
 
 def _encode_string(s: str, length: int, ignore_case: bool) -> str:
+    if s.isascii():  # the common case: no accents to strip, one byte per rune
+        text = s.ljust(length)[:length]
+        return text.upper() if ignore_case else text
     decomposed = unicodedata.normalize("NFD", s)
     stripped = unicodedata.normalize("NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
     padded = stripped + " " * (length - len(stripped)) if len(stripped) < length else stripped

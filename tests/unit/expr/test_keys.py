@@ -171,3 +171,17 @@ def test_string_keys_preserve_order(a: str, b: str) -> None:
 @given(st.booleans(), st.booleans())
 def test_bool_keys_preserve_order(a: bool, b: bool) -> None:
     _assert_order(a, b, BOOL, KeyComponent("b", FieldType.BOOL, desc=True))
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80), st.integers(16, 70), st.booleans())
+def test_ascii_fast_path_equals_the_unicode_path(s: str, length: int, ignore_case: bool) -> None:
+    """ASCII strings skip normalisation; the result must equal the general NFD/Mn/NFC, pad, cut, upper path."""
+    import unicodedata
+
+    stripped = unicodedata.normalize(
+        "NFC", "".join(c for c in unicodedata.normalize("NFD", s) if unicodedata.category(c) != "Mn")
+    )
+    expected = stripped.ljust(length).encode()[:length].decode()
+    expected = expected.upper() if ignore_case else expected
+    comp = KeyComponent("f", FieldType.STRING, ignore_case=ignore_case, str_len=length)
+    assert encode_component(s, comp) == expected
