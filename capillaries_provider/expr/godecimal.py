@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 
 # shopspring DivisionPrecision.
 DIVISION_PRECISION = 16
@@ -21,18 +21,22 @@ _INT32_MAX = (1 << 31) - 1
 _SIGNED_DIGITS = re.compile(r"[+-]?[0-9]+")
 
 
+# Scaling by a power of ten is exact under this context (a coefficient never has 100,000 digits here); building
+# values this way is several times faster than through digit tuples (profiled on the write path).
+_EXACT = Context(prec=100_000, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def _parts(d: Decimal) -> tuple[int, int]:
     """Return (coefficient, exponent) so that d == coefficient * 10**exponent; specials are rejected."""
-    sign, digits, exp = d.as_tuple()
+    exp = d.as_tuple().exponent
     if not isinstance(exp, int):
         raise ValueError(f"decimal {d} is not finite")
-    coef = int("".join(map(str, digits))) if digits else 0
-    return (-coef if sign else coef), exp
+    return int(d.scaleb(-exp, _EXACT)), exp
 
 
 def _make(coef: int, exp: int) -> Decimal:
     """Build the Decimal coefficient*10**exp, keeping the exponent (shopspring never has a negative zero)."""
-    return Decimal((1 if coef < 0 else 0, tuple(int(c) for c in str(abs(coef))), exp))
+    return Decimal(coef).scaleb(exp, _EXACT)
 
 
 def round_half_away(d: Decimal, places: int) -> Decimal:
