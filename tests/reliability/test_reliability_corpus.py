@@ -126,7 +126,10 @@ def _selected(request: pytest.FixtureRequest, cases: list[dict[str, Any]]) -> li
     names = {
         item.callspec.params["case"]["case"]
         for item in request.session.items
-        if isinstance(item, pytest.Function) and hasattr(item, "callspec") and "case" in item.callspec.params
+        if isinstance(item, pytest.Function)
+        and item.module is request.module  # other modules' tests may have a `case` parameter of their own
+        and hasattr(item, "callspec")
+        and "case" in item.callspec.params
     }
     return [c for c in cases if c["case"] in names]
 
