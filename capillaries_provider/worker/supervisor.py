@@ -28,7 +28,13 @@ def _child_main(queue: str | None, level: str) -> None:
     from capillaries_provider.worker.process import serve
 
     logs.setup(level)
-    sys.exit(serve(queue))
+    code = serve(queue)
+    # serve() has closed its connections; leave without joining library threads at interpreter exit (a failed
+    # cassandra-driver Cluster can leave executor work behind that would keep a stopped worker alive).
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def default_processes() -> int:
