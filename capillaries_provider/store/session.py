@@ -15,11 +15,15 @@ import weakref
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
-from cassandra.policies import DCAwareRoundRobinPolicy, RetryPolicy, TokenAwarePolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, RetryPolicy, TokenAwarePolicy
 from cassandra.query import PreparedStatement, dict_factory, tuple_factory
 
 from capillaries_provider.config import CassandraSettings
 from capillaries_provider.store.errors import is_transient
+
+# A node that was down is retried at most this often: the driver's default backoff grows to 10 minutes, so a
+# worker would sit idle long after a Cassandra restart.
+_RECONNECT = ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0)
 
 # Profile for bulk reads: plain tuples are several times cheaper to build than dicts or named tuples.
 TUPLES = "tuples"
@@ -94,6 +98,7 @@ def connect(
         execution_profiles={EXEC_PROFILE_DEFAULT: profile, TUPLES: tuples},
         connect_timeout=connect_timeout_s,
         control_connection_timeout=connect_timeout_s,
+        reconnection_policy=_RECONNECT,
     )
     try:
         return cluster.connect(keyspace)
