@@ -18,6 +18,7 @@ from capillaries_provider.script.model import Node
 from capillaries_provider.store.session import validate_identifier, validate_keyspace_name
 from capillaries_provider.store.tables import run_table_name
 from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+from capillaries_provider.worker.backend import forget_enqueue_claim
 
 
 def node_tables(node: Node) -> list[str]:
@@ -42,9 +43,7 @@ def reset_node(session: Session, ks: str, run_id: int, node: str, tables: Iterab
         session.execute(f"TRUNCATE {ks}.{run_table_name(table, run_id)}")
     session.execute(f"DELETE FROM {ks}.wf_batch_history WHERE run_id = %s AND script_node = %s", (run_id, node))
     session.execute(f"DELETE FROM {ks}.wf_node_history WHERE run_id = %s AND script_node = %s", (run_id, node))
-    # The engine's exactly-once enqueue claim (worker backend table): without removing it the node would count as
-    # already enqueued and its batches would not be sent again.
-    session.execute(f"DELETE FROM {ks}.wf_node_enqueued WHERE run_id = %s AND script_node = %s", (run_id, node))
+    forget_enqueue_claim(session, ks, run_id, node)  # else the node counts as enqueued and nothing is sent again
     reopen_run(session, ks, run_id)
 
 

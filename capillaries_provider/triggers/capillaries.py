@@ -59,6 +59,18 @@ class _CassandraWatcher(BaseTrigger):
             self._session = await asyncio.to_thread(connect, settings, self.keyspace)
         return WorkflowStore(self._session, self.keyspace)
 
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """The first event of `_watch()`, then the session is closed."""
+        try:
+            async for event in self._watch():
+                yield event
+                return
+        finally:
+            await self.cleanup()
+
+    def _watch(self) -> AsyncIterator[TriggerEvent]:
+        raise NotImplementedError
+
     async def cleanup(self) -> None:
         """Close the session; also run by `run()` itself, since `dag.test()` never calls `cleanup()`."""
         session, self._session = self._session, None
@@ -93,14 +105,6 @@ class CapillariesNodeTrigger(_CassandraWatcher):
         kwargs = self._base_kwargs()
         kwargs.update(node=self.node, batches_total=self.batches_total)
         return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:
-            async for event in self._watch():
-                yield event
-                return
-        finally:
-            await self.cleanup()
 
     async def _watch(self) -> AsyncIterator[TriggerEvent]:
         store = await self._store()
@@ -149,14 +153,6 @@ class CapillariesRunTrigger(_CassandraWatcher):
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return f"{type(self).__module__}.{type(self).__qualname__}", self._base_kwargs()
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:
-            async for event in self._watch():
-                yield event
-                return
-        finally:
-            await self.cleanup()
 
     async def _watch(self) -> AsyncIterator[TriggerEvent]:
         store = await self._store()

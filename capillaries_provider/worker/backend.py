@@ -63,6 +63,12 @@ CLAIM_STALE = dt.timedelta(seconds=30)
 _STARTED = dt.datetime.now(dt.UTC).strftime("%m-%dT%H:%M:%S.%f")[:-3]
 
 
+def forget_enqueue_claim(session: Session, ks: str, run_id: int, node: str) -> None:
+    """Drop a node's enqueue claim, so that its batches are sent again when the node is re-run in the same run."""
+    validate_keyspace_name(ks)
+    session.execute(f"DELETE FROM {ks}.wf_node_enqueued WHERE run_id = %s AND script_node = %s", (run_id, node))
+
+
 def instance_id() -> str:
     """`<hostname>/capi_worker/<process start MM-DDTHH:MM:SS.mmm>`, Capillaries' instance naming (spec 3.2)."""
     return f"{socket.gethostname()}/capi_worker/{_STARTED}"

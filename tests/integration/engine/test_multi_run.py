@@ -17,41 +17,24 @@ def _tables(session: Session, ks: str) -> set[str]:
     return {r["table_name"] for r in rows}
 
 
+def _start_and_wait(env: Env, keyspace: str, script: Path, start_node: str) -> subprocess.CompletedProcess[str]:
+    return env.cli(
+        "run", "start", "--keyspace", keyspace, "--script", str(script), "--start-nodes", start_node,
+        "--wait", "--timeout", "120",
+    )  # fmt: skip
+
+
 def test_second_run_reads_first_runs_table(
     env: Env, worker: subprocess.Popen[bytes], session: Session, keyspace: str, tmp_path: Path
 ) -> None:
     script = write_pipeline(tmp_path, calc_manual=True)
-    first = env.cli(
-        "run",
-        "start",
-        "--keyspace",
-        keyspace,
-        "--script",
-        str(script),
-        "--start-nodes",
-        "read",
-        "--wait",
-        "--timeout",
-        "120",
-    )
+    first = _start_and_wait(env, keyspace, script, "read")
     assert first.returncode == 0, first.stderr
     assert keyspace_exists(session, keyspace)
     assert "calc" not in first.stdout  # manual: not affected by run 1
     assert not (tmp_path / "out").exists()
 
-    second = env.cli(
-        "run",
-        "start",
-        "--keyspace",
-        keyspace,
-        "--script",
-        str(script),
-        "--start-nodes",
-        "calc",
-        "--wait",
-        "--timeout",
-        "120",
-    )
+    second = _start_and_wait(env, keyspace, script, "calc")
     assert second.returncode == 0, second.stderr
     assert second.stdout.splitlines()[0] == "2"
     tables = _tables(session, keyspace)
@@ -65,18 +48,6 @@ def test_downstream_run_without_upstream_run_fails_with_a_recorded_reason(
     env: Env, worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
 ) -> None:
     script = write_pipeline(tmp_path, calc_manual=True)
-    done = env.cli(
-        "run",
-        "start",
-        "--keyspace",
-        keyspace,
-        "--script",
-        str(script),
-        "--start-nodes",
-        "calc",
-        "--wait",
-        "--timeout",
-        "120",
-    )
+    done = _start_and_wait(env, keyspace, script, "calc")
     assert done.returncode == 1
     assert "dependency node(s) read were not affected by any run" in done.stderr
