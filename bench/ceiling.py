@@ -4,8 +4,9 @@ Same data table (rowid, batch_idx + the 8 transaction fields with the same CQL t
 index table (key, rowid) as the script's `load_txns` node, created the way a run creates them. Each row is one
 data INSERT plus one index INSERT, both prepared, sent with the driver's `execute_concurrent` at a large in-flight
 window, either one request per insert or in UNLOGGED batches of 10 inserts (the engine's grouping on one node;
-the faster of the two is the ceiling). Rows are built in memory beforehand, so only the driver and Cassandra are
-measured. `processes` writers run in parallel (one session each), like worker processes would.
+the faster of the two is the ceiling). The index key is the text the engine stores (spec 1.7: the account id
+padded to 64 characters), so both write the same bytes. Rows are built in memory beforehand, so only the driver
+and Cassandra are measured. `processes` writers run in parallel (one session each), like worker processes would.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from cassandra.query import BatchStatement, BatchType
 from bench.pipeline import schema_retry
 from bench.procwatch import cassandra_pid, cpu_seconds
 from capillaries_provider.config import cassandra_settings
+from capillaries_provider.expr.keys import KeyComponent, build_key
+from capillaries_provider.expr.types import FieldType
 from capillaries_provider.store.session import close, connect, ensure_keyspace
 
 DEFAULT_CONCURRENCY = 512
@@ -43,6 +46,8 @@ DATA_INSERT = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INDEX_INSERT = "INSERT INTO {ks}.raw_idx_txns_account_id (key, rowid) VALUES (?, ?)"
+# load_txns's index `non_unique(account_id)`: one string component of the default length.
+INDEX_KEY = (KeyComponent("account_id", FieldType.STRING),)
 
 
 @dataclass(frozen=True)
@@ -71,32 +76,36 @@ def create_tables(ks: str) -> None:
         close(session)
 
 
-def _rows(part: int, count: int, accounts: int) -> list[tuple[object, ...]]:
+Params = tuple[object, ...]
+
+
+def _rows(part: int, count: int, accounts: int) -> list[tuple[Params, Params]]:
+    """(data insert params, index insert params) of each row."""
     rng = random.Random(part)
     start = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
-    out: list[tuple[object, ...]] = []
+    out: list[tuple[Params, Params]] = []
     for n in range(count):
         rowid = (part << 32) | n
-        out.append(
-            (
-                rowid,
-                part,
-                rowid,
-                start + dt.timedelta(minutes=rng.randrange(525_600)),
-                f"ACC{rng.randrange(accounts):06d}",
-                f"TK{rng.randrange(55):03d}",
-                "BS"[rng.randrange(2)],
-                rng.randrange(1, 1000),
-                decimal.Decimal(rng.randrange(100, 100_000)).scaleb(-2),
-                rng.random() * 10,
-            )
+        account = f"ACC{rng.randrange(accounts):06d}"
+        data = (
+            rowid,
+            part,
+            rowid,
+            start + dt.timedelta(minutes=rng.randrange(525_600)),
+            account,
+            f"TK{rng.randrange(55):03d}",
+            "BS"[rng.randrange(2)],
+            rng.randrange(1, 1000),
+            decimal.Decimal(rng.randrange(100, 100_000)).scaleb(-2),
+            rng.random() * 10,
         )
+        out.append((data, (build_key([account], INDEX_KEY), rowid)))
     return out
 
 
-def _statements(data: Any, index: Any, chunk: list[tuple[object, ...]], per_batch: int) -> list[tuple[Any, Any]]:
+def _statements(data: Any, index: Any, chunk: list[tuple[Params, Params]], per_batch: int) -> list[tuple[Any, Any]]:
     """(statement, params) pairs for a chunk of rows: single inserts, or UNLOGGED batches of `per_batch` inserts."""
-    singles = [(data, r) for r in chunk] + [(index, (r[4], r[0])) for r in chunk]
+    singles = [(data, d) for d, _ in chunk] + [(index, i) for _, i in chunk]
     if per_batch == 1:
         return singles
     out = []

@@ -93,7 +93,7 @@ class _Op:
 
 
 def _statement_bytes(statement: BoundStatement) -> int:
-    return sum(len(v) for v in statement.values if v)
+    return sum(map(len, filter(None, statement.values)))
 
 
 def _describe_row(row: Mapping[str, Value] | None) -> str:
@@ -123,6 +123,8 @@ class RowWriter:
             raise ValueError("writer concurrency must be at least 1")
         self._per_batch = max(1, statements_per_batch)
         self._ks = ks
+        # On a one-node cluster every partition has the same replica: no token lookup per statement.
+        self._by_replica = self._per_batch > 1 and len(session.cluster.metadata.all_hosts()) > 1
         # Pending plain inserts grouped by the primary replica of their partition (None: unknown topology).
         self._groups: dict[object, list[_Op]] = {}
         self._group_bytes: dict[object, int] = {}
@@ -249,7 +251,7 @@ class RowWriter:
         if size >= BATCH_BYTES:
             self._issue(op)
             return
-        group = self._replica(op.statement)
+        group = self._replica(op.statement) if self._by_replica else None
         if self._group_bytes.get(group, 0) + size > BATCH_BYTES:
             self._send_group(group)
         self._groups.setdefault(group, []).append(op)
