@@ -31,3 +31,23 @@ def workers() -> Iterator[subprocess.Popen[bytes]]:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+_OUTCOMES: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember each variant's outcome (a failed setup counts too) for the summary below."""
+    if "test_variant_matches_golden_outputs[" not in report.nodeid:
+        return
+    if report.when == "call" or report.outcome != "passed":
+        _OUTCOMES[report.nodeid.split("[", 1)[1].rstrip("]")] = report.outcome
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List every conformance variant with its outcome, also in quiet runs such as `make test`."""
+    if not _OUTCOMES:
+        return
+    terminalreporter.section(f"conformance variants ({WORKER_PROCESSES} worker processes)")
+    for variant, outcome in sorted(_OUTCOMES.items()):
+        terminalreporter.write_line(f"{outcome:8} {variant}")
