@@ -19,7 +19,6 @@ from __future__ import annotations
 import enum
 import logging
 import signal
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from capillaries_provider.config import AmqpSettings
 from capillaries_provider.queue.connection import RECONNECT_DELAYS_S, is_reconnectable, open_channel
 from capillaries_provider.queue.message import BatchMessage, MessageDecodeError
 from capillaries_provider.queue.topology import EXCHANGE, PARK_REASON_HEADER, RETRY_COUNT_HEADER, QueueNames
+from capillaries_provider.stop_flag import StopFlag
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,12 @@ class Consumer:
         self._handler = handler
         self._delays = tuple(reconnect_delays_s)
         self._poll = poll_interval_s
-        self._stop = threading.Event()
+        self._stop = StopFlag()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capillaries-handler")
 
     def stop(self) -> None:
         """Ask `run()` to return after the in-flight message (if any) is finished; safe from signal handlers."""
-        self._stop.set()
+        self._stop.request()
 
     @property
     def stopping(self) -> bool:

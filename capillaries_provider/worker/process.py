@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
-import threading
 import time
 
 from capillaries_provider.config import AmqpSettings, CassandraSettings, amqp_settings, cassandra_settings
@@ -17,6 +16,7 @@ from capillaries_provider.engine.batch import BatchProcessor, Decision
 from capillaries_provider.engine.ports import BatchStatus, BatchTask
 from capillaries_provider.queue.consumer import Consumer, Handler, HandlerResult, stop_on_signals
 from capillaries_provider.queue.message import BatchMessage
+from capillaries_provider.stop_flag import StopFlag
 from capillaries_provider.worker.backend import CassandraBackend
 from capillaries_provider.worker.scripts import ScriptCache
 
@@ -72,9 +72,7 @@ def make_handler(processor: BatchProcessor, backend: CassandraBackend) -> Handle
     return handle
 
 
-def _connect_backend(
-    cassandra: CassandraSettings, amqp: AmqpSettings, stop: threading.Event
-) -> CassandraBackend | None:
+def _connect_backend(cassandra: CassandraSettings, amqp: AmqpSettings, stop: StopFlag) -> CassandraBackend | None:
     """Connect to Cassandra, retrying with back-off until it answers or the process is asked to stop."""
     attempt = 0
     while not stop.is_set():
@@ -93,8 +91,8 @@ def serve(queue: str | None = None) -> int:
     amqp = amqp_settings()
     if queue:
         amqp = dataclasses.replace(amqp, queue=queue)
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    stop = StopFlag()
+    previous = {s: signal.signal(s, lambda *_: stop.request()) for s in (signal.SIGTERM, signal.SIGINT)}
     backend = _connect_backend(cassandra_settings(), amqp, stop)
     for s, h in previous.items():
         signal.signal(s, h)

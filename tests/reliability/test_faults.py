@@ -442,3 +442,31 @@ def test_sigterm_while_a_worker_connects_still_stops_it(live_services: None, tmp
             proc.wait()
         proxy.close()
         own.delete_queues()
+
+
+@pytest.mark.parametrize("offset_s", [0.0, 0.15, 0.3, 0.45, 0.6, 0.75])
+def test_sigterm_while_a_worker_retries_cassandra_stops_it(
+    live_services: None, tmp_path: Path, offset_s: float
+) -> None:
+    """SIGTERM to the worker's process group reaches each worker process twice (directly and forwarded by the
+    supervisor), at any point of its connect-retry loop; it must stop every time.
+
+    Cassandra is unreachable (port 1), so the worker process keeps retrying; the signal lands `offset_s` after its
+    first failed attempt, at a different point of the retry cycle in each case.
+    """
+    own = Env(extra={"CAPILLARIES_CASSANDRA_HOSTS": "127.0.0.1", "CAPILLARIES_CASSANDRA_PORT": "1"})
+    log = tmp_path / "worker.log"
+    proc = own.start_worker(1, log)
+    try:
+        wait_for(lambda: "cannot connect to Cassandra" in log.read_text(), 60, "a failed connection attempt")
+        time.sleep(offset_s)
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the worker did not stop within 20 s of SIGTERM; log:\n{log.read_text()[-3000:]}")
+        assert code == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
