@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-FILES = 10
+FILES = 20
 ROWS_PER_FILE = 250
 CALC_BATCHES = 12
 OUT_BATCHES = 3

@@ -242,7 +242,7 @@ def _worker_processes(supervisor: int) -> list[int]:
 def test_kill_9_workers_at_random_moments_changes_no_output(
     env: Env, worker: subprocess.Popen[bytes], clean: Snapshot, session: Session, keyspace: str, tmp_path: Path
 ) -> None:
-    """SIGKILL a random serving worker process every 0.2-1 s until ten kills landed during one run.
+    """SIGKILL a random serving worker process every 0.1-0.6 s until ten kills landed during one run.
 
     Only processes that have been up for a moment are victims (a process still importing is not serving yet);
     every kill also makes the supervisor's restart back-off of that slot longer, so the run stretches to absorb
@@ -254,7 +254,7 @@ def test_kill_9_workers_at_random_moments_changes_no_output(
     run = start(env, keyspace, tmp_path)
     kills = 0
     while kills < MIN_KILLS and RunStatus.COMPLETE not in run_statuses(session, keyspace, run.run_id):
-        time.sleep(rng.uniform(0.2, 1.0))
+        time.sleep(rng.uniform(0.1, 0.6))
         now = time.monotonic()
         serving = []
         for pid in _worker_processes(worker.pid):
