@@ -65,8 +65,7 @@ def cassandra_settings(env: dict[str, str] | None = None) -> CassandraSettings:
         tls_ca=e.get("CAPILLARIES_CASSANDRA_TLS_CA") or None,
         tls_cert=e.get("CAPILLARIES_CASSANDRA_TLS_CERT") or None,
         tls_key=e.get("CAPILLARIES_CASSANDRA_TLS_KEY") or None,
-        tls_verify_hostname=e.get("CAPILLARIES_CASSANDRA_TLS_VERIFY_HOSTNAME", "true").lower()
-        not in ("0", "false", "no"),
+        tls_verify_hostname=e.get("CAPILLARIES_CASSANDRA_TLS_VERIFY_HOSTNAME", "true").lower() not in _FALSE,
         replication=e.get("CAPILLARIES_CASSANDRA_REPLICATION", CassandraSettings.replication),
         writer_concurrency=int(e.get("CAPILLARIES_CASSANDRA_WRITER_CONCURRENCY", CassandraSettings.writer_concurrency)),
         external=bool(hosts.strip()),

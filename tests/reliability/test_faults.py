@@ -418,6 +418,17 @@ def test_stop_while_batches_are_in_flight(env: Env, fresh_session: Session, keys
         own.delete_queues()
 
 
+def _sigterm_stops(proc: subprocess.Popen[bytes], log: Path) -> int:
+    """SIGTERM the worker's process group; fail (after SIGKILL) unless it stops within 20 s; its exit code."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        return proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail(f"the worker did not stop within 20 s of SIGTERM; log:\n{log.read_text()[-3000:]}")
+
+
 def test_sigterm_while_a_worker_connects_still_stops_it(live_services: None, tmp_path: Path) -> None:
     """A deploy/scale-down signal must stop a worker whatever it is doing, including connecting.
 
@@ -430,16 +441,9 @@ def test_sigterm_while_a_worker_connects_still_stops_it(live_services: None, tmp
     proc = own.start_worker(1, tmp_path / "worker.log")
     try:
         assert proxy.accepted.wait(60), "the worker never tried to connect"
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pytest.fail("the worker did not stop within 20 s of SIGTERM")
-        assert code == 0
+        assert _sigterm_stops(proc, tmp_path / "worker.log") == 0
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_worker(proc, timeout=5, must_stop=False)  # only if a step before the SIGTERM failed
         proxy.close()
         own.delete_queues()
 
@@ -460,13 +464,7 @@ def test_sigterm_while_a_worker_retries_cassandra_stops_it(
     try:
         wait_for(lambda: "cannot connect to Cassandra" in log.read_text(), 60, "a failed connection attempt")
         time.sleep(offset_s)
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the worker did not stop within 20 s of SIGTERM; log:\n{log.read_text()[-3000:]}")
-        assert code == 0
+        assert _sigterm_stops(proc, log) == 0
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_worker(proc, timeout=5, must_stop=False)  # only if a step before the SIGTERM failed
+        own.delete_queues()

@@ -46,9 +46,10 @@ def test_a_request_from_another_thread_ends_the_wait_early() -> None:
 
 
 def test_back_to_back_signals_during_a_wait_stop_it(flag_on_sigusr1: StopFlag) -> None:
-    """Two signals in a row (a process group kill plus the supervisor's forwarded SIGTERM) end the wait promptly.
-
-    With a threading.Event the nested handler's set() blocks forever on the lock the outer set() holds."""
+    """Two signals in a row (a process group kill plus the supervisor's forwarded SIGTERM), the second handled inside
+    the first, end the wait promptly. The deadlock this flag replaces (a handler's `Event.set()` interrupting another
+    `Event.set()`) depends on timing; `test_faults.py::test_sigterm_while_a_worker_retries_cassandra_stops_it` is its
+    regression test against the real worker."""
     threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
     started = time.monotonic()
     assert flag_on_sigusr1.wait(10) is True
