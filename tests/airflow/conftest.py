@@ -1,16 +1,27 @@
-"""Airflow tests: unit tests need nothing running; `integration` ones get the real services and an Airflow DB."""
+"""Airflow tests: unit tests need nothing running; `integration` ones get the real services and an Airflow DB.
+
+The integration fixtures (connections, a `capillaries worker` subprocess on a private queue, a throw-away keyspace,
+DAG serialization) live here so every `dag.test()` module shares them.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "dags" / "capillaries_examples"
+QUEUE = f"capillaries_airflow_test_{uuid.uuid4().hex[:6]}"
+BUNDLE = "capillaries_test_bundle"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -37,3 +48,109 @@ def live_services() -> Iterator[None]:
     cassandra.up()
     rabbitmq.up()
     yield
+
+
+@pytest.fixture(scope="module")
+def connections(live_services: None) -> Iterator[None]:
+    """Airflow connections (env secrets backend) pointing at the local services and this session's queue."""
+    from capillaries_provider.config import amqp_settings, cassandra_settings
+
+    cs, amqp = cassandra_settings(), amqp_settings()
+    url = urlsplit(amqp.url)
+    env = {
+        "AIRFLOW_CONN_CASSANDRA_DEFAULT": json.dumps(
+            {
+                "conn_type": "cassandra",
+                "host": ",".join(cs.hosts),
+                "port": cs.port,
+                "login": cs.username,
+                "password": cs.password,
+            }
+        ),
+        "AIRFLOW_CONN_CAPILLARIES_AMQP_DEFAULT": json.dumps(
+            {
+                "conn_type": "capillaries_amqp",
+                "host": url.hostname,
+                "port": url.port or 5672,
+                "login": url.username,
+                "password": url.password,
+                "extra": {"queue": QUEUE},
+            }
+        ),
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def worker(
+    connections: None, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`capillaries worker` on the test queue; a module sets `WORKER_PROCESSES` to use more than one process."""
+    processes = int(getattr(request.module, "WORKER_PROCESSES", 1))
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "capillaries_provider.cli.main",
+                "worker",
+                "--processes",
+                str(processes),
+                "--queue",
+                QUEUE,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "CAPILLARIES_AMQP_QUEUE": QUEUE},
+        )
+        yield proc
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print(log.read_text()[-5000:])
+
+
+@pytest.fixture
+def keyspace(connections: None) -> Iterator[str]:
+    """A fresh keyspace name, dropped after the test."""
+    from capillaries_provider.config import cassandra_settings
+    from capillaries_provider.store.session import close, connect, drop_keyspace
+
+    ks = f"af_{uuid.uuid4().hex[:10]}"
+    yield ks
+    session = connect(cassandra_settings())
+    try:
+        drop_keyspace(session, ks)
+    finally:
+        close(session)
+
+
+@pytest.fixture
+def serialize_dag(airflow_db: Path) -> Callable[[Path, str], Any]:
+    """Parse a DAG file and write it to the metadata DB, as `dag.test()` needs a serialized DAG; returns the DAG."""
+
+    def serialize(dag_file: Path, dag_id: str) -> Any:
+        from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+        from airflow.models.dagbundle import DagBundleModel
+        from airflow.utils.session import create_session
+
+        with create_session() as s:
+            s.merge(DagBundleModel(name=BUNDLE))
+            s.commit()
+        bag = DagBag(dag_folder=str(dag_file))
+        assert bag.import_errors == {}
+        dag = bag.dags[dag_id]
+        sync_bag_to_db(bag, bundle_name=BUNDLE, bundle_version="1")
+        return dag
+
+    return serialize

@@ -7,23 +7,16 @@ given as environment variables. Triggers run inline in `dag.test()`, exactly the
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pendulum
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 EXAMPLES = DAGS / "capillaries_examples"
-QUEUE = f"capillaries_airflow_test_{uuid.uuid4().hex[:6]}"
 
 LARGE_SALES = (
     "sale_id,region,amount,amount_with_tax\n"
@@ -33,92 +26,6 @@ LARGE_SALES = (
     "7,east,180.10,216.12\n"
     "8,west,100.01,120.01\n"
 )
-
-
-@pytest.fixture(scope="module")
-def connections(live_services: None) -> Iterator[None]:
-    """Airflow connections (env secrets backend) pointing at the local services and this test's queue."""
-    from capillaries_provider.config import amqp_settings, cassandra_settings
-
-    cs, amqp = cassandra_settings(), amqp_settings()
-    url = urlsplit(amqp.url)
-    env = {
-        "AIRFLOW_CONN_CASSANDRA_DEFAULT": json.dumps(
-            {
-                "conn_type": "cassandra",
-                "host": ",".join(cs.hosts),
-                "port": cs.port,
-                "login": cs.username,
-                "password": cs.password,
-            }
-        ),
-        "AIRFLOW_CONN_CAPILLARIES_AMQP_DEFAULT": json.dumps(
-            {
-                "conn_type": "capillaries_amqp",
-                "host": url.hostname,
-                "port": url.port or 5672,
-                "login": url.username,
-                "password": url.password,
-                "extra": {"queue": QUEUE},
-            }
-        ),
-    }
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-@pytest.fixture(scope="module")
-def worker(connections: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "capillaries_provider.cli.main", "worker", "--processes", "1", "--queue", QUEUE],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "CAPILLARIES_AMQP_QUEUE": QUEUE},
-        )
-        yield proc
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    print(log.read_text()[-5000:])
-
-
-@pytest.fixture
-def keyspace(connections: None) -> Iterator[str]:
-    from capillaries_provider.config import cassandra_settings
-    from capillaries_provider.store.session import close, connect, drop_keyspace
-
-    ks = f"af_{uuid.uuid4().hex[:10]}"
-    yield ks
-    session = connect(cassandra_settings())
-    try:
-        drop_keyspace(session, ks)
-    finally:
-        close(session)
-
-
-def _serialized_dag(airflow_db: Path, file: str, dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-    from airflow.models.dagbundle import DagBundleModel
-    from airflow.utils.session import create_session
-
-    with create_session() as s:
-        s.merge(DagBundleModel(name="capillaries_test_bundle"))
-        s.commit()
-    bag = DagBag(dag_folder=str(DAGS / file))
-    assert bag.import_errors == {}
-    dag = bag.dags[dag_id]
-    sync_bag_to_db(bag, bundle_name="capillaries_test_bundle", bundle_version="1")
-    return dag
 
 
 def _states(dr: Any) -> dict[str, str]:
@@ -132,9 +39,9 @@ def _params_file(tmp_path: Path, out: Path) -> str:
 
 
 def test_daily_sales_dag_runs_end_to_end_then_a_second_run_reads_the_first(
-    airflow_db: Path, worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
+    serialize_dag: Callable[[Path, str], Any], worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
 ) -> None:
-    dag = _serialized_dag(airflow_db, "capillaries_daily_sales.py", "capillaries_daily_sales")
+    dag = serialize_dag(DAGS / "capillaries_daily_sales.py", "capillaries_daily_sales")
     out = tmp_path / "out"
     params_path = _params_file(tmp_path, out)
 
@@ -193,12 +100,12 @@ def _store_session() -> Any:
 
 
 def test_rerunning_a_node_in_the_same_run_empties_its_tables_first(
-    airflow_db: Path, worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
+    serialize_dag: Callable[[Path, str], Any], worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
 ) -> None:
     from capillaries_provider.store.session import close
     from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore
 
-    dag = _serialized_dag(airflow_db, "capillaries_daily_sales.py", "capillaries_daily_sales")
+    dag = serialize_dag(DAGS / "capillaries_daily_sales.py", "capillaries_daily_sales")
     out = tmp_path / "out"
     conf = {"keyspace": keyspace, "params_path": _params_file(tmp_path, out)}
     day = pendulum.datetime(2026, 11, 5, tz="UTC")
@@ -236,12 +143,12 @@ def test_rerunning_a_node_in_the_same_run_empties_its_tables_first(
 
 
 def test_a_failing_batch_fails_its_task_with_the_error_and_stops_the_run(
-    airflow_db: Path, worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
+    serialize_dag: Callable[[Path, str], Any], worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
 ) -> None:
     from capillaries_provider.store.session import close
     from capillaries_provider.store.workflow import RunStatus, WorkflowStore
 
-    dag = _serialized_dag(airflow_db, "capillaries_daily_sales.py", "capillaries_daily_sales")
+    dag = serialize_dag(DAGS / "capillaries_daily_sales.py", "capillaries_daily_sales")
     bad_in = tmp_path / "in"
     bad_in.mkdir()
     (bad_in / "sales.csv").write_text("sale_id,region,amount\n1,north,12.50\n2,south,not-a-number\n")
@@ -296,9 +203,9 @@ US_TOTALS = (
 
 
 def test_shop_orders_lookup_aggregates_and_py_calc_end_to_end(
-    airflow_db: Path, worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
+    serialize_dag: Callable[[Path, str], Any], worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
 ) -> None:
-    dag = _serialized_dag(airflow_db, "capillaries_shop_orders.py", "capillaries_shop_orders")
+    dag = serialize_dag(DAGS / "capillaries_shop_orders.py", "capillaries_shop_orders")
     out = tmp_path / "out"
     shop = EXAMPLES / "shop_orders"
     params = tmp_path / "shop_params.json"
@@ -318,7 +225,7 @@ def test_shop_orders_lookup_aggregates_and_py_calc_end_to_end(
 
 
 def test_reviewed_dag_second_run_reads_the_first_runs_tables(
-    airflow_db: Path, worker: subprocess.Popen[bytes], tmp_path: Path
+    serialize_dag: Callable[[Path, str], Any], worker: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
     """Two task groups = two runs in one keyspace; the example DAG's own params and keyspace are used as shipped."""
     import shutil
@@ -336,7 +243,7 @@ def test_reviewed_dag_second_run_reads_the_first_runs_tables(
     finally:
         close(session)
 
-    dag = _serialized_dag(airflow_db, "capillaries_shop_orders_reviewed.py", "capillaries_shop_orders_reviewed")
+    dag = serialize_dag(DAGS / "capillaries_shop_orders_reviewed.py", "capillaries_shop_orders_reviewed")
     dr = dag.test(logical_date=pendulum.datetime(2026, 11, 8, tz="UTC"))
     states = _states(dr)
     assert str(dr.state) == "success"

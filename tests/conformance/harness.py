@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,10 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from capillaries_provider.engine import compare
+from capillaries_provider.script.graph import affected_nodes
+from capillaries_provider.script.loader import load_script
+from capillaries_provider.script.params import runtime_url
 
 UPSTREAM_ROOTS = {"cfg": "/tmp/capi_cfg", "in": "/tmp/capi_in", "out": "/tmp/capi_out"}
 TEXT_SUFFIXES = {".json", ".yaml", ".yml"}
 RUN_TIMEOUT_S = 900
+
+_SENTINEL = 987654  # stands for any batch index / run id in a writer's url template
 
 
 @dataclass(frozen=True)
@@ -120,3 +126,26 @@ def compare_outputs(case: dict, staging: Staging) -> list[str]:  # type: ignore[
         if not result.ok:
             problems.append(f"{produced[0].name} vs {expected.name} ({mode}): {result.message}")
     return problems
+
+
+def params_of(variant: Variant, staging: Staging) -> str | None:
+    """The staged params file of the variant, if it has one."""
+    params = variant.spec.get("params")
+    return str(staging.resolve(params)) if params else None
+
+
+def outputs_of(variant: Variant, staging: Staging, case: dict) -> list[dict]:  # type: ignore[type-arg]
+    """The case outputs written by this variant's file-writing nodes (a case's variants may write different files)."""
+    script = load_script(str(staging.resolve(variant.spec["script"])), params_of(variant, staging))
+    written: list[re.Pattern[str]] = []
+    for run in variant.spec["runs"]:
+        for name in affected_nodes(script, run["start_nodes"]):
+            creator = script.nodes[name].file_creator
+            if creator is not None:
+                rendered = runtime_url(creator.url_template, batch_idx=_SENTINEL, run_id=_SENTINEL)
+                written.append(re.compile(re.escape(rendered).replace(f"{_SENTINEL:05d}", r"\d{5}")))
+    return [
+        out
+        for out in case["outputs"]
+        if any(p.fullmatch(str(staging.resolve(f.strip()))) for f in out["produced"].split(" + ") for p in written)
+    ]
