@@ -158,15 +158,20 @@ def _go_round(x: float) -> float:
     return t
 
 
-def to_cassandra_decimal(d: Decimal) -> Decimal:
-    """Spec 3.4: float64(d)*100, Go math.Round, then a scale-2 decimal (1.005 -> 1.00: 100.4999... in float64).
+def to_cassandra_cents(d: Decimal) -> int:
+    """Spec 3.4: float64(d)*100, Go math.Round, as int64: the unscaled value of the scale-2 decimal Go writes.
 
-    Go converts the rounded float to int64; beyond int64 the result is CPU dependent (spec 3.4). We saturate
-    like amd64's conversion does (0x8000000000000000) instead of inventing a value.
+    1.005 -> 100 (100.4999... in float64). Go converts the rounded float to int64; beyond int64 the result is CPU
+    dependent (spec 3.4). We saturate like amd64's conversion does (0x8000000000000000) instead of inventing one.
     """
     product = _go_round(float(d) * 100)
     in_range = -(2.0**63) <= product < 2.0**63  # False for NaN too
-    return _make(int(product) if in_range else -(1 << 63), -2)
+    return int(product) if in_range else -(1 << 63)
+
+
+def to_cassandra_decimal(d: Decimal) -> Decimal:
+    """The scale-2 decimal Go stores for `d` (spec 3.4, see `to_cassandra_cents`): 1.005 -> 1.00."""
+    return _make(to_cassandra_cents(d), -2)
 
 
 def parquet_decimal_unscaled(d: Decimal) -> int:

@@ -11,7 +11,10 @@ import datetime as dt
 import decimal
 from collections.abc import Callable
 
-from capillaries_provider.expr.godecimal import to_cassandra_decimal
+from cassandra.marshal import double_pack, int32_pack, int64_pack, varint_pack
+from cassandra.query import BoundStatement, PreparedStatement
+
+from capillaries_provider.expr.godecimal import to_cassandra_cents
 from capillaries_provider.expr.types import FieldType, Value
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -37,35 +40,68 @@ def _from_timestamp(value: object) -> Value:
     return ms_to_datetime(round((aware - _EPOCH) / _MS))
 
 
-def _to_decimal(value: object) -> object:
+def _int_bytes(value: object) -> bytes:
+    if not isinstance(value, int):
+        raise TypeError(f"int value must be an int, got {type(value).__name__} {value!r}")
+    return int64_pack(value)
+
+
+def _float_bytes(value: object) -> bytes:
+    if not isinstance(value, float | int):
+        raise TypeError(f"float value must be a float, got {type(value).__name__} {value!r}")
+    return double_pack(value)
+
+
+def _decimal_bytes(value: object) -> bytes:
     if not isinstance(value, decimal.Decimal):
         raise TypeError(f"decimal2 value must be a decimal.Decimal, got {type(value).__name__} {value!r}")
-    return to_cassandra_decimal(value)
+    return _SCALE_2 + varint_pack(to_cassandra_cents(value))
 
 
-def _to_timestamp(value: object) -> object:
+def _string_bytes(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"string value must be a str, got {type(value).__name__} {value!r}")
+    return value.encode("utf-8")
+
+
+def _bool_bytes(value: object) -> bytes:
+    if not isinstance(value, bool):
+        raise TypeError(f"bool value must be a bool, got {type(value).__name__} {value!r}")
+    return b"\x01" if value else b"\x00"
+
+
+def _timestamp_bytes(value: object) -> bytes:
     if not isinstance(value, dt.datetime):
         raise TypeError(f"datetime value must be a datetime.datetime, got {type(value).__name__} {value!r}")
-    return datetime_to_ms(value)
+    return int64_pack(datetime_to_ms(value))
 
 
-def _identity(value: object) -> object:
-    return value
-
-
-_TO_CASSANDRA: dict[FieldType, Callable[[object], object]] = {
-    FieldType.INT: _identity,
-    FieldType.FLOAT: _identity,
-    FieldType.DECIMAL2: _to_decimal,
-    FieldType.STRING: _identity,
-    FieldType.BOOL: _identity,
-    FieldType.DATETIME: _to_timestamp,
+_SCALE_2 = int32_pack(2)
+_TO_CQL_BYTES: dict[FieldType, Callable[[object], bytes]] = {
+    FieldType.INT: _int_bytes,
+    FieldType.FLOAT: _float_bytes,
+    FieldType.DECIMAL2: _decimal_bytes,
+    FieldType.STRING: _string_bytes,
+    FieldType.BOOL: _bool_bytes,
+    FieldType.DATETIME: _timestamp_bytes,
 }
 
 
-def to_cassandra(field_type: FieldType) -> Callable[[object], object]:
-    """The function converting a value of `field_type` into what the driver binds."""
-    return _TO_CASSANDRA[field_type]
+def to_cql_bytes(field_type: FieldType) -> Callable[[object], bytes]:
+    """The function serializing a value of `field_type` for its column (tables.py's CQL type), as Go writes it.
+
+    decimal2 is stored as Go rounds it (`to_cassandra_cents`), datetime as whole milliseconds. Serializing here
+    and binding the bytes (`bind_bytes`) skips the driver's per-value type dispatch in `bind()`, about half the
+    cost of binding a load row.
+    """
+    return _TO_CQL_BYTES[field_type]
+
+
+def bind_bytes(prepared: PreparedStatement, values: list[bytes]) -> BoundStatement:
+    """`prepared.bind(...)` for values already serialized, in the order of the statement's markers."""
+    statement = BoundStatement(prepared)
+    statement.values = values
+    return statement
 
 
 def from_cassandra(field_type: FieldType) -> Callable[[object], Value]:

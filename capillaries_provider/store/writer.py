@@ -22,7 +22,7 @@ distinct_table batches use `distinct_writer.DistinctRowWriter`, which claims uni
 
 from __future__ import annotations
 
-import threading
+import struct
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,17 +30,18 @@ from types import TracebackType
 from typing import Any
 
 from cassandra.cluster import Session
+from cassandra.marshal import int64_pack
 from cassandra.query import BatchStatement, BatchType, BoundStatement
 
 from capillaries_provider.expr.keys import build_key
 from capillaries_provider.expr.types import Value
-from capillaries_provider.store.errors import DuplicateKeyError, RowWriteError, retry_delay_s
+from capillaries_provider.store.errors import DuplicateKeyError, RowWriteError
 from capillaries_provider.store.session import prepare_cached, validate_keyspace_name
 from capillaries_provider.store.tables import IndexSpec, TableSpec, run_table_name
-from capillaries_provider.store.values import to_cassandra
+from capillaries_provider.store.values import bind_bytes, to_cql_bytes
+from capillaries_provider.store.window import Request, RequestWindow
 
 MAX_ROWS_PER_BATCH = 1 << 32
-MAX_REPORTED_ERRORS = 5
 # Cassandra's defaults: unlogged_batch_across_partitions_warn_threshold = 10, batch_size_warn_threshold = 5 KiB.
 STATEMENTS_PER_BATCH = 10
 BATCH_BYTES = 5 * 1024
@@ -64,36 +65,14 @@ class WriteStats:
     elapsed_s: float
 
 
-class _Op:
-    """One request in flight (a statement or a batch of `members`), with what an error message needs."""
-
-    __slots__ = ("statement", "table", "rowid", "index", "key", "row", "attempt", "members")
-
-    def __init__(
-        self,
-        statement: BoundStatement | BatchStatement,
-        table: str,
-        rowid: int,
-        index: IndexSpec | None,
-        key: str,
-        row: Mapping[str, Value] | None,
-    ) -> None:
-        self.statement = statement
-        self.table = table
-        self.rowid = rowid
-        self.index = index
-        self.key = key
-        self.row = row
-        self.attempt = 0
-        self.members: list[_Op] = []
-
-    def describe(self) -> str:
-        what = f"index {self.table} key {self.key!r}" if self.index is not None else f"table {self.table}"
-        return f"{what} rowid {self.rowid}{_describe_row(self.row)}"
+# What an error message needs of one insert: (table, rowid, index or None for the data row, key, row or None).
+_Entry = tuple[str, int, "IndexSpec | None", str, "Mapping[str, Value] | None"]
 
 
-def _statement_bytes(statement: BoundStatement) -> int:
-    return sum(map(len, filter(None, statement.values)))
+def _describe(entry: _Entry) -> str:
+    table, rowid, index, key, row = entry
+    what = f"index {table} key {key!r}" if index is not None else f"table {table}"
+    return f"{what} rowid {rowid}{_describe_row(row)}"
 
 
 def _describe_row(row: Mapping[str, Value] | None) -> str:
@@ -101,6 +80,61 @@ def _describe_row(row: Mapping[str, Value] | None) -> str:
         return ""
     shown = ", ".join(f"{k}={str(v)[:80]!r}" for k, v in row.items())
     return f"; row: {{{shown}}}"
+
+
+def _failure(exc: BaseException, attempts: int, what: str) -> RowWriteError:
+    after = f" after {attempts + 1} attempts" if attempts else ""
+    error = RowWriteError(f"insert failed{after}: {type(exc).__name__}: {exc}; {what}")
+    error.__cause__ = exc
+    return error
+
+
+class _Insert(Request):
+    """A single insert: a data row, an index entry, or (`unique`) a lightweight-transaction unique index entry."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, statement: BoundStatement, entry: _Entry) -> None:
+        super().__init__(statement)
+        self.entry = entry
+
+    def check(self, rows: Any) -> BaseException | None:
+        table, rowid, index, key, _ = self.entry
+        if index is not None and index.unique and rows and not rows[0]["[applied]"]:
+            existing = rows[0]["rowid"]
+            if existing != rowid:  # our own rowid under the key: an earlier attempt of this batch wrote it
+                return DuplicateKeyError(table, key, existing, rowid)
+        return None
+
+    def failure(self, exc: BaseException) -> BaseException:
+        return _failure(exc, self.attempt, _describe(self.entry))
+
+
+class _Batch(Request):
+    """An UNLOGGED batch of plain inserts."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, statement: BatchStatement, entries: list[_Entry]) -> None:
+        super().__init__(statement)
+        self.entries = entries
+
+    def failure(self, exc: BaseException) -> BaseException:
+        rowids = sorted({e[1] for e in self.entries})
+        first = next((e for e in self.entries if e[4] is not None), self.entries[0])
+        what = f"batch of {len(self.entries)} inserts for rowids {rowids} (first: {_describe(first)})"
+        return _failure(exc, self.attempt, what)
+
+
+class _Group:
+    """Plain inserts waiting to travel together (one UNLOGGED batch)."""
+
+    __slots__ = ("statements", "entries", "size")
+
+    def __init__(self) -> None:
+        self.statements: list[BoundStatement] = []
+        self.entries: list[_Entry] = []
+        self.size = 0
 
 
 class RowWriter:
@@ -118,22 +152,20 @@ class RowWriter:
         statements_per_batch: int = STATEMENTS_PER_BATCH,
     ) -> None:
         validate_keyspace_name(ks)
-        make_rowid(batch_idx, 0)
-        if concurrency < 1:
-            raise ValueError("writer concurrency must be at least 1")
+        self._rowid_base = make_rowid(batch_idx, 0)
+        self._window = RequestWindow(session, concurrency)
         self._per_batch = max(1, statements_per_batch)
         self._ks = ks
+        self._session = session
         # On a one-node cluster every partition has the same replica: no token lookup per statement.
         self._by_replica = self._per_batch > 1 and len(session.cluster.metadata.all_hosts()) > 1
-        # Pending plain inserts grouped by the primary replica of their partition (None: unknown topology).
-        self._groups: dict[object, list[_Op]] = {}
-        self._group_bytes: dict[object, int] = {}
-        self._session = session
-        self._spec = table
+        # Pending plain inserts grouped by the primary replica of their partition (None: one node or unknown).
+        self._groups: dict[object, _Group] = {}
         self._batch_idx = batch_idx
         self._table = run_table_name(table.name, run_id)
         self._fields = list(table.fields)
-        self._converters = [to_cassandra(t) for t in table.fields.values()]
+        self._serializers = [to_cql_bytes(t) for t in table.fields.values()]
+        self._batch_idx_bytes = int64_pack(batch_idx)
         columns = ", ".join(["rowid", "batch_idx", *self._fields])
         marks = ", ".join("?" * (len(self._fields) + 2))
         self._data_stmt = prepare_cached(session, f"INSERT INTO {ks}.{self._table} ({columns}) VALUES ({marks})")
@@ -149,15 +181,7 @@ class RowWriter:
             )
             for idx in table.indexes
         ]
-        self._window = threading.BoundedSemaphore(concurrency)
-        self._done = threading.Condition()
-        self._pending = 0
-        self._errors: list[RowWriteError] = []
-        self._error_count = 0
         self._seq = 0
-        self._data_inserts = 0
-        self._index_inserts = 0
-        self._retries = 0
         self._started = time.monotonic()
 
     @property
@@ -166,44 +190,45 @@ class RowWriter:
 
     def write(self, row: Mapping[str, Value]) -> int:
         """Queue the row and its index entries; returns its rowid. Raises early once some write has failed."""
-        if self._errors:
+        if self._window.error_count:
             self._raise_errors()
-        rowid = make_rowid(self._batch_idx, self._seq)
+        if self._seq >= MAX_ROWS_PER_BATCH:
+            make_rowid(self._batch_idx, self._seq)  # raises
+        rowid = self._rowid_base | self._seq
         try:
-            values = [convert(row[f]) for f, convert in zip(self._fields, self._converters, strict=True)]
-            data = self._data_stmt.bind([rowid, self._batch_idx, *values])
-            index_ops = []
+            rowid_bytes = int64_pack(rowid)
+            values = [rowid_bytes, self._batch_idx_bytes]
+            values += [serialize(row[f]) for f, serialize in zip(self._fields, self._serializers, strict=True)]
+            data = bind_bytes(self._data_stmt, values)
+            index_inserts = []
             for idx, name, stmt in self._index_stmts:
                 key = build_key([row[c.field] for c in idx.components], idx.components)
-                index_ops.append(_Op(stmt.bind([key, rowid]), name, rowid, idx, key, None))
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+                index_inserts.append((bind_bytes(stmt, [key.encode(), rowid_bytes]), (name, rowid, idx, key, None)))
+        except (KeyError, TypeError, ValueError, OverflowError, struct.error) as exc:
             raise RowWriteError(
                 f"cannot write row {rowid} to {self._table}: {type(exc).__name__}: {exc}{_describe_row(row)}"
             ) from exc
         self._seq += 1
-        data_op = _Op(data, self._table, rowid, None, "", row)
-        self._enqueue(data_op)
-        for op in index_ops:
-            if op.index is not None and op.index.unique:
-                self._issue(op)
+        self._enqueue(data, (self._table, rowid, None, "", row))
+        for statement, entry in index_inserts:
+            if entry[2] is not None and entry[2].unique:
+                self._window.submit(_Insert(statement, entry))
             else:
-                self._enqueue(op)
+                self._enqueue(statement, entry)
         return rowid
 
     def flush(self) -> WriteStats:
         """Send what is still grouped, wait for every write; raise DuplicateKeyError or RowWriteError on failure."""
         for group in list(self._groups):
             self._send_group(group)
-        with self._done:
-            while self._pending:
-                self._done.wait()
-        if self._errors:
+        self._window.wait()
+        if self._window.error_count:
             self._raise_errors()
         return WriteStats(
             rows=self._seq,
-            data_inserts=self._data_inserts,
-            index_inserts=self._index_inserts,
-            retries=self._retries,
+            data_inserts=self._seq,
+            index_inserts=self._seq * len(self._index_stmts),
+            retries=self._window.retries,
             elapsed_s=time.monotonic() - self._started,
         )
 
@@ -218,22 +243,21 @@ class RowWriter:
         else:
             # Do not leave callbacks running against a writer the caller has given up on.
             self._groups.clear()
-            with self._done:
-                while self._pending:
-                    self._done.wait()
+            self._window.wait()
 
     # -- internals ----------------------------------------------------------------------------------------------
 
     def _raise_errors(self) -> None:
-        first = self._errors[0]
-        dup = next((e for e in self._errors if isinstance(e, DuplicateKeyError)), None)
+        errors, count = self._window.errors, self._window.error_count
+        dup = next((e for e in errors if isinstance(e, DuplicateKeyError)), None)
         if dup is not None:
             raise dup
-        if self._error_count == 1:
+        first = errors[0]
+        if count == 1 and isinstance(first, RowWriteError):
             raise first
-        more = f" (and {self._error_count - len(self._errors)} more)" if self._error_count > len(self._errors) else ""
-        text = "; ".join(str(e) for e in self._errors)
-        raise RowWriteError(f"{self._error_count} writes to {self._table} failed{more}: {text}") from first
+        more = f" (and {count - len(errors)} more)" if count > len(errors) else ""
+        text = "; ".join(str(e) for e in errors)
+        raise RowWriteError(f"{count} writes to {self._table} failed{more}: {text}") from first
 
     def _replica(self, statement: BoundStatement) -> object:
         token_map = self._session.cluster.metadata.token_map
@@ -243,91 +267,35 @@ class RowWriter:
         replicas = token_map.get_replicas(self._ks, token_map.token_class.from_key(key))
         return replicas[0] if replicas else None
 
-    def _enqueue(self, op: _Op) -> None:
+    def _enqueue(self, statement: BoundStatement, entry: _Entry) -> None:
         if self._per_batch == 1:
-            self._issue(op)
+            self._window.submit(_Insert(statement, entry))
             return
-        size = _statement_bytes(op.statement)
+        size = sum(map(len, filter(None, statement.values)))
         if size >= BATCH_BYTES:
-            self._issue(op)
+            self._window.submit(_Insert(statement, entry))
             return
-        group = self._replica(op.statement) if self._by_replica else None
-        if self._group_bytes.get(group, 0) + size > BATCH_BYTES:
-            self._send_group(group)
-        self._groups.setdefault(group, []).append(op)
-        self._group_bytes[group] = self._group_bytes.get(group, 0) + size
-        if len(self._groups[group]) >= self._per_batch:
-            self._send_group(group)
+        key = self._replica(statement) if self._by_replica else None
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group()
+        elif group.size + size > BATCH_BYTES:
+            self._send_group(key)
+            group = self._groups[key] = _Group()
+        group.statements.append(statement)
+        group.entries.append(entry)
+        group.size += size
+        if len(group.statements) >= self._per_batch:
+            self._send_group(key)
 
-    def _send_group(self, group: object) -> None:
-        ops = self._groups.pop(group, [])
-        self._group_bytes.pop(group, None)
-        if len(ops) == 1:
-            self._issue(ops[0])
-        elif ops:
-            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-            for op in ops:
-                batch.add(op.statement)
-            carrier = _Op(batch, self._table, ops[0].rowid, None, "", None)
-            carrier.members = ops
-            self._issue(carrier)
-
-    def _issue(self, op: _Op) -> None:
-        self._window.acquire()
-        with self._done:
-            self._pending += 1
-        self._send(op)
-
-    def _send(self, op: _Op) -> None:
-        try:
-            future = self._session.execute_async(op.statement)
-        except Exception as exc:  # e.g. the session was shut down
-            self._on_error(exc, op)
+    def _send_group(self, key: object) -> None:
+        group = self._groups.pop(key, None)
+        if group is None:
             return
-        future.add_callbacks(self._on_success, self._on_error, callback_args=(op,), errback_args=(op,))
-
-    def _on_success(self, rows: list[dict[str, Any]], op: _Op) -> None:
-        if op.index is not None and op.index.unique and rows and not rows[0]["[applied]"]:
-            existing = rows[0]["rowid"]
-            if existing != op.rowid:
-                self._finish(op, DuplicateKeyError(op.table, op.key, existing, op.rowid))
-                return
-        self._finish(op, None)
-
-    def _on_error(self, exc: BaseException, op: _Op) -> None:
-        delay = retry_delay_s(exc, op.attempt)
-        if delay is not None:
-            op.attempt += 1
-            with self._done:
-                self._retries += 1
-            timer = threading.Timer(delay, self._send, (op,))
-            timer.daemon = True
-            timer.start()
+        if len(group.statements) == 1:
+            self._window.submit(_Insert(group.statements[0], group.entries[0]))
             return
-        attempts = f" after {op.attempt + 1} attempts" if op.attempt else ""
-        if op.members:
-            rows = sorted({m.rowid for m in op.members})
-            first = next((m for m in op.members if m.row is not None), op.members[0])
-            what = f"batch of {len(op.members)} inserts for rowids {rows} (first: {first.describe()})"
-        else:
-            what = op.describe()
-        error = RowWriteError(f"insert failed{attempts}: {type(exc).__name__}: {exc}; {what}")
-        error.__cause__ = exc
-        self._finish(op, error)
-
-    def _finish(self, op: _Op, error: RowWriteError | None) -> None:
-        with self._done:
-            if error is not None:
-                self._error_count += 1
-                if len(self._errors) < MAX_REPORTED_ERRORS:
-                    self._errors.append(error)
-            else:
-                for done in op.members or [op]:
-                    if done.index is None:
-                        self._data_inserts += 1
-                    else:
-                        self._index_inserts += 1
-            self._pending -= 1
-            if not self._pending:
-                self._done.notify_all()
-        self._window.release()
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        for statement in group.statements:
+            batch.add(statement)
+        self._window.submit(_Batch(batch, group.entries))

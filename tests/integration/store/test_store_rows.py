@@ -7,12 +7,14 @@ from decimal import Decimal
 
 import pytest
 from cassandra.cluster import Session
+from cassandra.marshal import int64_pack
 
 from capillaries_provider.expr.keys import KeyComponent
 from capillaries_provider.expr.types import INT64_MAX, INT64_MIN, ZERO_TIME, FieldType
 from capillaries_provider.store.errors import DuplicateKeyError
 from capillaries_provider.store.reader import read_index_rowids, read_rows_by_rowid, read_token_range
 from capillaries_provider.store.tables import IndexSpec, TableSpec, create_run_tables, run_table_name
+from capillaries_provider.store.values import bind_bytes, to_cql_bytes
 from capillaries_provider.store.writer import RowWriter, make_rowid
 
 pytestmark = pytest.mark.integration
@@ -190,3 +192,24 @@ def test_index_lookups_and_orphans(session: Session, keyspace: str) -> None:
     assert found == {"a" + pad: [ids[0], ids[2], ids[4]], "c" + pad: [ids[3], 999]}
     rows = read_rows_by_rowid(session, keyspace, "items_00001", fields, [999, *ids] + list(range(10, 260)))
     assert rows == {rid: {"k": k, "v": v} for v, (rid, k) in enumerate(zip(ids, "abaca", strict=True))}
+
+
+def test_binding_serialized_bytes_equals_the_drivers_bind(session: Session, keyspace: str) -> None:
+    """`bind_bytes` (used by the writers) gives the statement `bind()` would: same value bytes, same routing key."""
+    spec = TableSpec("bind_check", ALL_TYPES)
+    create_run_tables(session, keyspace, 1, [spec])
+    columns = ["rowid", "batch_idx", *ALL_TYPES]
+    prepared = session.prepare(
+        f"INSERT INTO {keyspace}.{run_table_name('bind_check', 1)} ({', '.join(columns)})"
+        f" VALUES ({', '.join('?' * len(columns))})"
+    )
+    row = {"i": -3, "f": 2.5, "d": Decimal("9.99"), "s": "ü", "b": True, "t": dt.datetime(2024, 1, 2, tzinfo=UTC)}
+    # What the driver is given on its own path: Go's stored forms (decimal2 scale 2, whole milliseconds).
+    driver_values = [make_rowid(3, 4), 3, -3, 2.5, Decimal("9.99"), "ü", True, 1704153600000]
+    ours = bind_bytes(
+        prepared,
+        [int64_pack(make_rowid(3, 4)), int64_pack(3), *(to_cql_bytes(t)(row[f]) for f, t in ALL_TYPES.items())],
+    )
+    theirs = prepared.bind(driver_values)
+    assert ours.values == theirs.values
+    assert ours.routing_key == theirs.routing_key

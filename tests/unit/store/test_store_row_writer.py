@@ -1,7 +1,7 @@
 """RowWriter behaviour with a fake driver session: window bound, retries, error reporting, unique keys.
 
-The fake cannot build driver batches, so these run with `statements_per_batch=1`; batching is covered by the
-integration tests.
+The fake hands out real driver PreparedStatements and decodes what the writer bound; it does not take driver batches,
+so these run with `statements_per_batch=1`; batching is covered by the integration tests.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 from cassandra import InvalidRequest, OperationTimedOut
+from cassandra.cqltypes import LongType, UTF8Type
+from cassandra.protocol import ColumnMetadata
+from cassandra.query import BoundStatement, PreparedStatement
 
 from capillaries_provider.expr.keys import KeyComponent
 from capillaries_provider.expr.types import FieldType
@@ -23,12 +26,22 @@ from capillaries_provider.store.writer import RowWriter, make_rowid
 Responder = Callable[[str, Sequence[Any]], Any]
 
 
-class _Prepared:
-    def __init__(self, cql: str) -> None:
-        self.cql = cql
+_CQL_TYPES = {"rowid": LongType, "batch_idx": LongType, "id": LongType, "key": UTF8Type, "name": UTF8Type}
 
-    def bind(self, params: Sequence[Any]) -> tuple[str, Sequence[Any]]:
-        return (self.cql, list(params))
+
+def _prepared(cql: str) -> PreparedStatement:
+    """A driver PreparedStatement for an `INSERT INTO ks.table (cols) VALUES ...` (what the server would return)."""
+    table = cql.split()[2].split(".")[1]
+    columns = cql[cql.index("(") + 1 : cql.index(")")].split(", ")
+    metadata = [ColumnMetadata("ks", table, c, _CQL_TYPES[c]) for c in columns]
+    return PreparedStatement(metadata, cql.encode(), [0], cql, "ks", 5, None, None)
+
+
+def _decoded(statement: BoundStatement) -> tuple[str, list[Any]]:
+    """The CQL and the values the writer bound, decoded back from their serialized bytes."""
+    prepared = statement.prepared_statement
+    values = [c.type.deserialize(v, 5) for c, v in zip(prepared.column_metadata, statement.values, strict=True)]
+    return prepared.query_string, values
 
 
 class _Future:
@@ -50,10 +63,11 @@ class FakeSession:
         self.executed: list[tuple[str, list[Any]]] = []
         self.lock = threading.Lock()
 
-    def prepare(self, cql: str) -> _Prepared:
-        return _Prepared(cql)
+    def prepare(self, cql: str) -> PreparedStatement:
+        return _prepared(cql)
 
-    def execute_async(self, statement: tuple[str, list[Any]]) -> _Future:
+    def execute_async(self, bound: BoundStatement) -> _Future:
+        statement = _decoded(bound)
         future = _Future()
         with self.lock:
             self.in_flight += 1
