@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -111,6 +111,29 @@ def encode_component(value: Value, comp: KeyComponent) -> str:
     if comp.desc:
         return bytes(0xFF - b for b in text.encode("utf-8")).hex()
     return text
+
+
+def _component_encoder(comp: KeyComponent) -> Callable[[Value], str]:
+    """`encode_component` bound to one component, with the ascending int and ASCII string cases short-circuited."""
+    if comp.desc or (comp.field_type is FieldType.STRING and comp.ignore_case):
+        return lambda value: encode_component(value, comp)
+    if comp.field_type is FieldType.STRING:
+        width = comp.str_len
+        return lambda value: (
+            value.ljust(width)[:width] if type(value) is str and value.isascii() else encode_component(value, comp)
+        )
+    if comp.field_type is FieldType.INT:
+        return lambda value: _encode_int(value) if type(value) is int else encode_component(value, comp)
+    return lambda value: encode_component(value, comp)
+
+
+def row_key(components: Sequence[KeyComponent]) -> Callable[[Mapping[str, Value]], str]:
+    """The function computing `build_key` of a row's component fields; built once per index, called per row."""
+    encoders = [(c.field, _component_encoder(c)) for c in components]
+    if len(encoders) == 1:
+        ((field, encode),) = encoders
+        return lambda row: encode(row[field])
+    return lambda row: "".join([encode(row[field]) for field, encode in encoders])
 
 
 def build_key(values: Sequence[Value], components: Sequence[KeyComponent]) -> str:

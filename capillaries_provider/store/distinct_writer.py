@@ -16,7 +16,7 @@ from cassandra.cluster import Session
 from cassandra.marshal import int64_pack
 from cassandra.query import BoundStatement
 
-from capillaries_provider.expr.keys import build_key
+from capillaries_provider.expr.keys import row_key
 from capillaries_provider.expr.types import Value
 from capillaries_provider.store.errors import RowWriteError
 from capillaries_provider.store.session import prepare_cached, validate_keyspace_name
@@ -65,10 +65,10 @@ class DistinctRowWriter:
         self._data_stmt = prepare_cached(session, f"INSERT INTO {ks}.{self._table} ({columns}) VALUES ({marks})")
         self._index_stmts = [
             (
-                idx,
                 prepare_cached(
                     session, f"INSERT INTO {ks}.{run_table_name(idx.name, run_id)} (key, rowid) VALUES (?, ?)"
                 ),
+                row_key(idx.components),
             )
             for idx in table.indexes
             if not idx.unique
@@ -91,10 +91,7 @@ class DistinctRowWriter:
             rowid_bytes = int64_pack(rowid)
             values = [rowid_bytes, int64_pack(self._batch_idx)]
             values += [serialize(row[f]) for f, serialize in zip(self._fields, self._serializers, strict=True)]
-            index_values = [
-                (stmt, [build_key([row[c.field] for c in idx.components], idx.components).encode(), rowid_bytes])
-                for idx, stmt in self._index_stmts
-            ]
+            index_values = [(stmt, [key_of(row).encode(), rowid_bytes]) for stmt, key_of in self._index_stmts]
         except (KeyError, TypeError, ValueError, OverflowError, struct.error) as exc:
             raise RowWriteError(f"cannot write row {rowid} to {self._table}: {type(exc).__name__}: {exc}") from exc
         self._window.submit(Request(bind_bytes(self._data_stmt, values)))

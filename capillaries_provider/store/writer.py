@@ -8,8 +8,11 @@ rowid under the key means an earlier attempt of this batch wrote it, which is fi
 Plain inserts (data rows, non-unique index entries) travel in small UNLOGGED batches of statements whose
 partitions share a primary replica: one request per ~10 statements instead of one each cuts the client's CPU per
 row several-fold (the driver's per-request cost dominates in Python). Batches stay within Cassandra's default
-warning thresholds (10 partitions, 5 KiB), so they are neither slow multi-node fan-outs nor log noise. Unique
-index inserts are LWTs and go one by one.
+warning thresholds (10 partitions, 5 KiB), so they are neither slow multi-node fan-outs nor log noise. Index
+entries are buffered (`INDEX_BUFFER` of them) and sorted by partition before they are cut into batches: index
+keys repeat (an account id per transaction), so one batch carries several rows of each of its partitions, and
+Cassandra applies one mutation per partition instead of one per row. Unique index inserts are LWTs and go one
+by one.
 
 Writes are asynchronous with at most `concurrency` requests in flight. Transient failures are retried with Go's
 back-off (200 ms doubling, 5 attempts; 2 s for a table not yet known to the coordinator); other errors are
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -33,7 +36,7 @@ from cassandra.cluster import Session
 from cassandra.marshal import int64_pack
 from cassandra.query import BatchStatement, BatchType, BoundStatement
 
-from capillaries_provider.expr.keys import build_key
+from capillaries_provider.expr.keys import row_key
 from capillaries_provider.expr.types import Value
 from capillaries_provider.store.errors import DuplicateKeyError, RowWriteError
 from capillaries_provider.store.session import prepare_cached, validate_keyspace_name
@@ -45,6 +48,7 @@ MAX_ROWS_PER_BATCH = 1 << 32
 # Cassandra's defaults: unlogged_batch_across_partitions_warn_threshold = 10, batch_size_warn_threshold = 5 KiB.
 STATEMENTS_PER_BATCH = 10
 BATCH_BYTES = 5 * 1024
+INDEX_BUFFER = 4096
 
 
 def make_rowid(batch_idx: int, seq: int) -> int:
@@ -137,6 +141,22 @@ class _Group:
         self.size = 0
 
 
+def partition_runs(items: Sequence[tuple[Hashable, int]], max_partitions: int, max_bytes: int) -> Iterator[range]:
+    """Cut `(partition, size)` items, sorted by partition, into consecutive runs (future batches) that span at
+    most `max_partitions` partitions and `max_bytes` bytes; an item larger than `max_bytes` is a run of its own."""
+    start, partitions, size, last = 0, 0, 0, None
+    for i, (partition, item_size) in enumerate(items):
+        new_partition = i == start or partition != last
+        if i > start and ((new_partition and partitions == max_partitions) or size + item_size > max_bytes):
+            yield range(start, i)
+            start, partitions, size, new_partition = i, 0, 0, True
+        partitions += new_partition
+        size += item_size
+        last = partition
+    if start < len(items):
+        yield range(start, len(items))
+
+
 class RowWriter:
     """Writes the rows of one batch of one node; use as a context manager or call `flush()` at the end."""
 
@@ -161,6 +181,8 @@ class RowWriter:
         self._by_replica = self._per_batch > 1 and len(session.cluster.metadata.all_hosts()) > 1
         # Pending plain inserts grouped by the primary replica of their partition (None: one node or unknown).
         self._groups: dict[object, _Group] = {}
+        # Non-unique index entries waiting to be sorted by partition: (replica, table, key, size, statement, entry).
+        self._index_buffer: list[tuple[object, str, str, int, BoundStatement, _Entry]] = []
         self._batch_idx = batch_idx
         self._table = run_table_name(table.name, run_id)
         self._fields = list(table.fields)
@@ -178,6 +200,7 @@ class RowWriter:
                     f"INSERT INTO {ks}.{run_table_name(idx.name, run_id)} (key, rowid) VALUES (?, ?)"
                     + (" IF NOT EXISTS" if idx.unique else ""),
                 ),
+                row_key(idx.components),
             )
             for idx in table.indexes
         ]
@@ -201,8 +224,8 @@ class RowWriter:
             values += [serialize(row[f]) for f, serialize in zip(self._fields, self._serializers, strict=True)]
             data = bind_bytes(self._data_stmt, values)
             index_inserts = []
-            for idx, name, stmt in self._index_stmts:
-                key = build_key([row[c.field] for c in idx.components], idx.components)
+            for idx, name, stmt, key_of in self._index_stmts:
+                key = key_of(row)
                 index_inserts.append((bind_bytes(stmt, [key.encode(), rowid_bytes]), (name, rowid, idx, key, None)))
         except (KeyError, TypeError, ValueError, OverflowError, struct.error) as exc:
             raise RowWriteError(
@@ -211,14 +234,15 @@ class RowWriter:
         self._seq += 1
         self._enqueue(data, (self._table, rowid, None, "", row))
         for statement, entry in index_inserts:
-            if entry[2] is not None and entry[2].unique:
+            if self._per_batch == 1 or (entry[2] is not None and entry[2].unique):
                 self._window.submit(_Insert(statement, entry))
             else:
-                self._enqueue(statement, entry)
+                self._buffer_index_entry(statement, entry)
         return rowid
 
     def flush(self) -> WriteStats:
         """Send what is still grouped, wait for every write; raise DuplicateKeyError or RowWriteError on failure."""
+        self._send_index_buffer()
         for group in list(self._groups):
             self._send_group(group)
         self._window.wait()
@@ -243,6 +267,7 @@ class RowWriter:
         else:
             # Do not leave callbacks running against a writer the caller has given up on.
             self._groups.clear()
+            self._index_buffer.clear()
             self._window.wait()
 
     # -- internals ----------------------------------------------------------------------------------------------
@@ -287,6 +312,30 @@ class RowWriter:
         group.size += size
         if len(group.statements) >= self._per_batch:
             self._send_group(key)
+
+    def _buffer_index_entry(self, statement: BoundStatement, entry: _Entry) -> None:
+        size = sum(map(len, filter(None, statement.values)))
+        replica = self._replica(statement) if self._by_replica else None
+        self._index_buffer.append((replica, entry[0], entry[3], size, statement, entry))
+        if len(self._index_buffer) >= INDEX_BUFFER:
+            self._send_index_buffer()
+
+    def _send_index_buffer(self) -> None:
+        """Sort the buffered index entries by partition and send them in batches of at most 10 partitions."""
+        by_replica: dict[object, list[tuple[object, str, str, int, BoundStatement, _Entry]]] = {}
+        for item in self._index_buffer:
+            by_replica.setdefault(item[0], []).append(item)
+        self._index_buffer = []
+        for items in by_replica.values():
+            items.sort(key=lambda item: (item[1], item[2]))
+            for run in partition_runs([((item[1], item[2]), item[3]) for item in items], self._per_batch, BATCH_BYTES):
+                if len(run) == 1:
+                    self._window.submit(_Insert(items[run.start][4], items[run.start][5]))
+                    continue
+                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+                for i in run:
+                    batch.add(items[i][4])
+                self._window.submit(_Batch(batch, [items[i][5] for i in run]))
 
     def _send_group(self, key: object) -> None:
         group = self._groups.pop(key, None)

@@ -6,10 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capillaries_provider.expr.keys import KeyComponent, build_key, encode_component
+from capillaries_provider.expr.keys import KeyComponent, build_key, encode_component, row_key
 from capillaries_provider.expr.types import INT64_MAX, INT64_MIN, FieldType
 
 INT = KeyComponent("i", FieldType.INT)
@@ -185,3 +185,38 @@ def test_ascii_fast_path_equals_the_unicode_path(s: str, length: int, ignore_cas
     expected = expected.upper() if ignore_case else expected
     comp = KeyComponent("f", FieldType.STRING, ignore_case=ignore_case, str_len=length)
     assert encode_component(s, comp) == expected
+
+
+_VALUES: dict[FieldType, st.SearchStrategy[object]] = {
+    FieldType.INT: st.integers(INT64_MIN, INT64_MAX),
+    FieldType.BOOL: st.booleans(),
+    FieldType.FLOAT: st.floats(allow_nan=False),
+    FieldType.DECIMAL2: st.decimals(
+        allow_nan=False, allow_infinity=False, places=2, min_value=-(10**12), max_value=10**12
+    ),
+    FieldType.STRING: st.text(alphabet="abXY z-é", max_size=20),  # mostly ASCII, longer and shorter than str_len
+    FieldType.DATETIME: st.datetimes(timezones=st.just(dt.UTC)),
+}
+
+
+@st.composite
+def _component_and_value(draw: st.DrawFn) -> tuple[FieldType, bool, bool, int, object]:
+    """A key component and a value: of the component's type, or (1 in 8) of a random type."""
+    t = draw(st.sampled_from(list(FieldType)))
+    value_type = draw(st.sampled_from(list(FieldType))) if draw(st.integers(0, 7)) == 0 else t
+    return t, draw(st.booleans()), draw(st.booleans()), draw(st.integers(1, 12)), draw(_VALUES[value_type])
+
+
+@settings(max_examples=400)
+@given(st.lists(_component_and_value(), min_size=1, max_size=3))
+def test_row_key_equals_build_key(fields: list[tuple[FieldType, bool, bool, int, object]]) -> None:
+    """The per-index compiled key function gives build_key's key, or raises where build_key raises."""
+    comps = [KeyComponent(f"f{i}", t, desc, ic, n) for i, (t, desc, ic, n, _) in enumerate(fields)]
+    row = {f"f{i}": v for i, (*_, v) in enumerate(fields)}
+    try:
+        expected = build_key(list(row.values()), comps)  # type: ignore[arg-type]
+    except TypeError:
+        with pytest.raises(TypeError):
+            row_key(comps)(row)  # type: ignore[arg-type]
+    else:
+        assert row_key(comps)(row) == expected  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from capillaries_provider.expr.keys import KeyComponent
 from capillaries_provider.expr.types import FieldType
 from capillaries_provider.store.errors import DuplicateKeyError, RowWriteError
 from capillaries_provider.store.tables import IndexSpec, TableSpec
-from capillaries_provider.store.writer import RowWriter, make_rowid
+from capillaries_provider.store.writer import RowWriter, make_rowid, partition_runs
 
 Responder = Callable[[str, Sequence[Any]], Any]
 
@@ -191,3 +191,16 @@ def test_duplicate_unique_key_raises_but_own_rowid_is_accepted() -> None:
     w = RowWriter(FakeSession(unique_taken_by(lambda k: 0)), "ks", SPEC, 1, 0, statements_per_batch=1)  # type: ignore[arg-type]
     w.write({"id": 1, "name": "a"})
     assert w.flush().data_inserts == 1
+
+
+def test_partition_runs_cut_sorted_entries_at_ten_partitions_or_the_byte_limit() -> None:
+    def runs(items: list[tuple[str, int]], parts: int = 3, max_bytes: int = 100) -> list[list[int]]:
+        return [list(r) for r in partition_runs(items, parts, max_bytes)]
+
+    # Repeated partitions ride along: a run ends only when a 4th partition would start.
+    assert runs([("a", 1), ("a", 1), ("b", 1), ("c", 1), ("c", 1), ("d", 1), ("d", 1)]) == [[0, 1, 2, 3, 4], [5, 6]]
+    # The byte limit cuts inside a partition too; an oversized item is a run of its own.
+    assert runs([("a", 60), ("a", 60), ("b", 150), ("c", 10)]) == [[0], [1], [2], [3]]
+    assert runs([("a", 10)] * 12, max_bytes=50) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
+    assert runs([]) == []
+    assert runs([(p, 1) for p in "abcdefg"], parts=1) == [[i] for i in range(7)]
