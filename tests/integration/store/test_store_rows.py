@@ -213,3 +213,18 @@ def test_binding_serialized_bytes_equals_the_drivers_bind(session: Session, keys
     theirs = prepared.bind(driver_values)
     assert ours.values == theirs.values
     assert ours.routing_key == theirs.routing_key
+
+
+def test_index_reads_span_several_in_queries_and_pages(session: Session, keyspace: str) -> None:
+    """250 distinct keys (3 `IN` queries of up to 100) and one key holding 6,000 rowids (more than a page)."""
+    fields = {"k": FieldType.STRING}
+    spec = TableSpec(
+        "many", fields, (IndexSpec("idx_many_k", False, (KeyComponent("k", FieldType.STRING, str_len=8),)),)
+    )
+    create_run_tables(session, keyspace, 1, [spec])
+    keys = [f"k{i:03d}" for i in range(250)]
+    with RowWriter(session, keyspace, spec, 1, 0) as w:
+        ids = {k: w.write({"k": k}) for k in keys}
+        hot = [w.write({"k": "hot"}) for _ in range(6000)]
+    found = read_index_rowids(session, keyspace, "idx_many_k_00001", [k.ljust(8) for k in [*keys, "hot", "none"]])
+    assert found == {**{k.ljust(8): [ids[k]] for k in keys}, "hot".ljust(8): hot}
