@@ -21,7 +21,7 @@ from capillaries_provider.operators.run import pull_run_info
 from capillaries_provider.operators.script_cache import load_script_cached
 from capillaries_provider.script.batches import node_batches
 from capillaries_provider.store.workflow import RunStatus, WorkflowStore
-from capillaries_provider.triggers.capillaries import CapillariesNodeTrigger
+from capillaries_provider.triggers.capillaries import NODE_POLL_INTERVAL_S, CapillariesNodeTrigger
 
 
 class CapillariesNodeOperator(BaseOperator):
@@ -41,7 +41,7 @@ class CapillariesNodeOperator(BaseOperator):
         start_run_task_id: str,
         cassandra_conn_id: str = DEFAULT_CASSANDRA_CONN_ID,
         amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
-        poll_interval: float = 5.0,
+        poll_interval: float = NODE_POLL_INTERVAL_S,
         node_timeout: timedelta | None = None,
         **kwargs: Any,
     ) -> None:

@@ -23,6 +23,13 @@ from capillaries_provider.triggers.progress import NodeProgress, RunProgress, no
 
 KILL_COMMENT = "stopped from Airflow: task {task} was killed, marked or cleared by a user"
 
+# A node's next task can only start once this trigger has seen the node's last batch succeed, so the poll interval
+# is most of the Airflow hand-off between nodes (about half of it on average). One poll is two small partition
+# reads (the node's batch rows, the run status) in a thread; 1 s keeps the median hand-off well under 2 s
+# (docs/performance.md) at a cost of two reads per second per waiting node. Raise it for scripts with hundreds of
+# nodes waiting at once or with very long nodes (`node_operator_kwargs={"poll_interval": 10}`).
+NODE_POLL_INTERVAL_S = 1.0
+
 
 class _CassandraWatcher(BaseTrigger):
     """Shared plumbing: a lazily opened session and the stop-on-kill behaviour."""
@@ -96,8 +103,10 @@ class CapillariesNodeTrigger(_CassandraWatcher):
     "total"}`; the message of a failure is the failing batch's error text.
     """
 
-    def __init__(self, *, node: str, batches_total: int = 0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, *, node: str, batches_total: int = 0, poll_interval: float = NODE_POLL_INTERVAL_S, **kwargs: Any
+    ) -> None:
+        super().__init__(poll_interval=poll_interval, **kwargs)
         self.node = node
         self.batches_total = int(batches_total)
 

@@ -151,7 +151,7 @@ def test_triggers_serialize_to_their_own_constructor() -> None:
         "keyspace": "ks",
         "run_id": 7,
         "cassandra_conn_id": "cassandra_default",
-        "poll_interval": 5.0,
+        "poll_interval": 1.0,
         "stop_run_on_kill": True,
         "node": "n",
         "batches_total": 3,
@@ -160,6 +160,17 @@ def test_triggers_serialize_to_their_own_constructor() -> None:
     assert CapillariesNodeTrigger(**kwargs).serialize() == (path, kwargs)
     run_path, run_kwargs = CapillariesRunTrigger(keyspace="ks", run_id=7).serialize()
     assert run_path.endswith("CapillariesRunTrigger") and "node" not in run_kwargs
+    # Node triggers sit on the hand-off path between node tasks and poll every second; run triggers keep 5 s.
+    assert run_kwargs["poll_interval"] == 5.0
+
+
+def test_node_tasks_poll_every_second_by_default() -> None:
+    """The node trigger's poll is most of the hand-off to the next node: the operator must not keep the old 5 s."""
+    from capillaries_provider.operators.node import CapillariesNodeOperator
+
+    assert CapillariesNodeOperator(task_id="a", node="a", start_run_task_id="start_run").poll_interval == 1.0
+    slow = CapillariesNodeOperator(task_id="a", node="a", start_run_task_id="start_run", poll_interval=10)
+    assert slow.poll_interval == 10
 
 
 def test_run_payload_success_failure_and_stop() -> None:
