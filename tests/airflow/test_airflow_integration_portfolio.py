@@ -116,8 +116,8 @@ def test_portfolio_four_dag_runs_in_one_keyspace_give_the_golden_files(
 
     for run in runs:
         dr = _run_dag(dag, keyspace, run)
-        assert (run["run_id"], _states(dr)) == (run["run_id"], _expected_states(dag, run["affected_nodes"]))
-        assert str(dr.state) == "success"
+        assert _states(dr) == _expected_states(dag, run["affected_nodes"]), f"run {run['run_id']}"
+        assert str(dr.state) == "success", f"run {run['run_id']}"
         # Only the last run writes files: none may appear before it.
         produced = [staging.resolve(o["produced"]) for o in outputs]
         assert [p.exists() for p in produced] == [run is runs[-1]] * len(produced)
