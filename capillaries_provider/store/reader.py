@@ -25,7 +25,8 @@ Row = dict[str, Value]
 T = TypeVar("T")
 
 ROWIDS_PER_IN_QUERY = 100
-KEYS_PER_IN_QUERY = 100
+KEYS_PER_IN_QUERY = 16
+INDEX_FETCH_SIZE = 50_000
 
 
 def _with_retry(call: Callable[[], T]) -> T:
@@ -139,12 +140,15 @@ def read_index_rowids(
 ) -> dict[str, list[int]]:
     """Rowids stored under each key of an index table (`idx_x_00003`), ascending; keys not found are absent.
 
-    Concurrent `key IN` queries of up to 100 distinct keys (Go's form): one request per 100 keys instead of one
-    per key, which was most of a lookup's Cassandra CPU. A non-unique key can hold many rowids (the result pages).
+    Concurrent `key IN` queries of up to `KEYS_PER_IN_QUERY` distinct keys (Go's form): one request per 16 keys
+    instead of one per key, which was most of a lookup's Cassandra CPU. A non-unique key can hold many rowids;
+    the pages of one query are fetched one after another, so queries are kept small and pages large
+    (`INDEX_FETCH_SIZE` rows of a key and a rowid) for keys with thousands of rowids to be read in parallel.
     """
     validate_keyspace_name(ks)
     validate_identifier(index_table, "index table")
     stmt = prepare_cached(session, f"SELECT key, rowid FROM {ks}.{index_table} WHERE key IN ?")
+    stmt.fetch_size = INDEX_FETCH_SIZE
     distinct = list(dict.fromkeys(keys))
     chunks = [(distinct[i : i + KEYS_PER_IN_QUERY],) for i in range(0, len(distinct), KEYS_PER_IN_QUERY)]
     found: dict[str, list[int]] = {}

@@ -11,6 +11,7 @@ from cassandra.marshal import int64_pack
 
 from capillaries_provider.expr.keys import KeyComponent
 from capillaries_provider.expr.types import INT64_MAX, INT64_MIN, ZERO_TIME, FieldType
+from capillaries_provider.store import reader
 from capillaries_provider.store.errors import DuplicateKeyError
 from capillaries_provider.store.reader import read_index_rowids, read_rows_by_rowid, read_token_range
 from capillaries_provider.store.tables import IndexSpec, TableSpec, create_run_tables, run_table_name
@@ -215,8 +216,11 @@ def test_binding_serialized_bytes_equals_the_drivers_bind(session: Session, keys
     assert ours.routing_key == theirs.routing_key
 
 
-def test_index_reads_span_several_in_queries_and_pages(session: Session, keyspace: str) -> None:
-    """250 distinct keys (3 `IN` queries of up to 100) and one key holding 6,000 rowids (more than a page)."""
+def test_index_reads_span_several_in_queries_and_pages(
+    session: Session, keyspace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """250 distinct keys (16 `IN` queries) and one key holding 6,000 rowids (7 pages of 1,000 here)."""
+    monkeypatch.setattr(reader, "INDEX_FETCH_SIZE", 1000)
     fields = {"k": FieldType.STRING}
     spec = TableSpec(
         "many", fields, (IndexSpec("idx_many_k", False, (KeyComponent("k", FieldType.STRING, str_len=8),)),)
