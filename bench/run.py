@@ -171,7 +171,9 @@ def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: P
         out / "params_staged.json", data.root, data.txn_files, out / "files", staged=True, batches=args.batches
     )
     cas = cassandra_pid()
-    wanted = [s for s in STAGES if s in args.stages]
+    # Each stage reads the tables of the stages before it: run the chain up to the last stage asked for.
+    last = max(i for i, s in enumerate(STAGES) if s in args.stages)
+    wanted = list(STAGES)[: last + 1]
     with Workers(args.workers, args.queue, out / "logs" / "workers_staged.log") as workers:
 
         def repeat(rep: int) -> None:
@@ -422,7 +424,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--ceiling-modes", default="10", help="inserts per request of the raw writer: 10 (batched, the ceiling), 1"
     )
-    p.add_argument("--stages", default=",".join(STAGES), help=f"subset of {','.join(STAGES)}")
+    p.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help=f"subset of {','.join(STAGES)}; the stages before the last one named run too (they make its input)",
+    )
     p.add_argument("--skip", default="", help="comma list of: micro,ceiling,stages,curve,e2e,airflow")
     p.add_argument("--quick", action="store_true", help="smoke run: 100k transactions, 100 accounts, 1 repeat")
     p.add_argument("--queue", default="capillaries_bench", help="work queue of the benchmark's workers")
@@ -436,6 +442,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a.ceiling_modes = [int(x) for x in a.ceiling_modes.split(",") if x]
     a.ceiling_concurrency = [int(x) for x in a.ceiling_concurrency.split(",") if x]
     a.stages = {s for s in a.stages.split(",") if s}
+    if not a.stages or a.stages - set(STAGES):
+        p.error(f"--stages takes names from {','.join(STAGES)}, got {sorted(a.stages)}")
     a.skip = {s for s in a.skip.split(",") if s}
     a.skip_airflow = "airflow" in a.skip
     if a.ceiling_rows is None:
