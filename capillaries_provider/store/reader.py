@@ -8,7 +8,7 @@ caller's key/rowid chunks for lookups.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 ROWIDS_PER_IN_QUERY = 100
 KEYS_PER_IN_QUERY = 16
-INDEX_FETCH_SIZE = 50_000
+INDEX_FETCH_SIZE = 10_000
 
 
 def _with_retry(call: Callable[[], T]) -> T:
@@ -103,10 +103,17 @@ def read_token_range(
 
 
 def _concurrent_rows(
-    session: Session, stmt: PreparedStatement, params: Sequence[Sequence[Any]], concurrency: int
-) -> list[list[Sequence[Any]]]:
-    """Run `stmt` once per parameter tuple, concurrently; transient failures are retried per statement."""
-    results: list[list[Sequence[Any]] | None] = [None] * len(params)
+    session: Session,
+    stmt: PreparedStatement,
+    params: Sequence[Sequence[Any]],
+    concurrency: int,
+    consume: Callable[[Iterable[Sequence[Any]]], None],
+) -> None:
+    """Run `stmt` once per parameter tuple, concurrently, handing each result to `consume` as soon as it is in.
+
+    Results are consumed one by one (not collected first), so memory holds the results in flight, not all of
+    them. Transient failures are retried per statement.
+    """
     todo = list(range(len(params)))
     attempt = 0
     while todo:
@@ -115,13 +122,14 @@ def _concurrent_rows(
             [(stmt, params[i]) for i in todo],
             concurrency=concurrency,
             raise_on_first_error=False,
+            results_generator=True,
             execution_profile=TUPLES,
         )
         failed: list[int] = []
         error: BaseException | None = None
         for i, (ok, result) in zip(todo, outcomes, strict=True):
             if ok:
-                results[i] = list(result)
+                consume(result)
             else:
                 failed.append(i)
                 error = result
@@ -132,7 +140,6 @@ def _concurrent_rows(
             attempt += 1
             time.sleep(delay)
         todo = failed
-    return [r if r is not None else [] for r in results]
 
 
 def read_index_rowids(
@@ -143,7 +150,8 @@ def read_index_rowids(
     Concurrent `key IN` queries of up to `KEYS_PER_IN_QUERY` distinct keys (Go's form): one request per 16 keys
     instead of one per key, which was most of a lookup's Cassandra CPU. A non-unique key can hold many rowids;
     the pages of one query are fetched one after another, so queries are kept small and pages large
-    (`INDEX_FETCH_SIZE` rows of a key and a rowid) for keys with thousands of rowids to be read in parallel.
+    (`INDEX_FETCH_SIZE` rows of a key and a rowid) for keys with thousands of rowids to be read in parallel,
+    while the pages in flight stay a few megabytes.
     """
     validate_keyspace_name(ks)
     validate_identifier(index_table, "index table")
@@ -152,9 +160,12 @@ def read_index_rowids(
     distinct = list(dict.fromkeys(keys))
     chunks = [(distinct[i : i + KEYS_PER_IN_QUERY],) for i in range(0, len(distinct), KEYS_PER_IN_QUERY)]
     found: dict[str, list[int]] = {}
-    for result in _concurrent_rows(session, stmt, chunks, concurrency):
-        for key, rowid in result:
+
+    def consume(rows: Iterable[Sequence[Any]]) -> None:
+        for key, rowid in rows:
             found.setdefault(key, []).append(rowid)
+
+    _concurrent_rows(session, stmt, chunks, concurrency, consume)
     for rowids in found.values():
         rowids.sort()
     return found
@@ -181,7 +192,10 @@ def read_rows_by_rowid(
     distinct = list(dict.fromkeys(rowids))
     chunks = [(distinct[i : i + ROWIDS_PER_IN_QUERY],) for i in range(0, len(distinct), ROWIDS_PER_IN_QUERY)]
     rows: dict[int, Row] = {}
-    for result in _concurrent_rows(session, stmt, chunks, concurrency):
+
+    def consume(result: Iterable[Sequence[Any]]) -> None:
         for r in result:
             rows[r[0]] = build(r)
+
+    _concurrent_rows(session, stmt, chunks, concurrency, consume)
     return rows
