@@ -64,8 +64,8 @@ def _airflow_env(home: Path, queue: str) -> dict[str, str]:
     return env
 
 
-def _child(params: str, start_nodes: list[str], keyspace: str) -> None:
-    """Runs inside the child: build, serialize and test-run the DAG once; print wall seconds and states as JSON."""
+def dag_test_once(dag_id: str, dag_file_name: str, dag_source: str, keyspace: str) -> None:
+    """In a child process: write the DAG file, serialize it, `dag.test()` it once; print wall seconds and states."""
     import pendulum
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.models.dagbundle import DagBundleModel
@@ -73,28 +73,36 @@ def _child(params: str, start_nodes: list[str], keyspace: str) -> None:
 
     dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     dags.mkdir(parents=True, exist_ok=True)
-    dag_file = dags / "bench_portfolio_dag.py"
-    dag_file.write_text(
-        "# Airflow DAG of the benchmark script (written by bench/airflow_e2e.py)\n"
-        "import pendulum\n"
-        "from capillaries_provider import CapillariesDag\n"
-        f"dag = CapillariesDag(dag_id={DAG_ID!r}, script_path={str(SCRIPT)!r}, params_path={params!r},\n"
-        f"    keyspace={keyspace!r}, start_nodes={start_nodes!r}, schedule=None,\n"
-        "    start_date=pendulum.datetime(2026, 1, 1, tz='UTC'), catchup=False)\n"
-    )
+    dag_file = dags / dag_file_name
+    dag_file.write_text(dag_source)
     with create_session() as s:
         s.merge(DagBundleModel(name=BUNDLE))
         s.commit()
     bag = DagBag(dag_folder=str(dag_file))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    dag = bag.dags[DAG_ID]
+    dag = bag.dags[dag_id]
     sync_bag_to_db(bag, bundle_name=BUNDLE, bundle_version="1")
     started = time.monotonic()
     dr = dag.test(logical_date=pendulum.now("UTC"), run_conf={"keyspace": keyspace})
     wall = time.monotonic() - started
     states = {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
     print("BENCH_RESULT " + json.dumps({"wall_s": wall, "state": str(dr.state), "tasks": states}), flush=True)
+
+
+def _child(params: str, start_nodes: list[str], keyspace: str) -> None:
+    """Runs inside the child: the benchmark script as a `CapillariesDag`, test-run once."""
+    dag_test_once(
+        DAG_ID,
+        "bench_portfolio_dag.py",
+        "# Airflow DAG of the benchmark script (written by bench/airflow_e2e.py)\n"
+        "import pendulum\n"
+        "from capillaries_provider import CapillariesDag\n"
+        f"dag = CapillariesDag(dag_id={DAG_ID!r}, script_path={str(SCRIPT)!r}, params_path={params!r},\n"
+        f"    keyspace={keyspace!r}, start_nodes={start_nodes!r}, schedule=None,\n"
+        "    start_date=pendulum.datetime(2026, 1, 1, tz='UTC'), catchup=False)\n",
+        keyspace,
+    )
 
 
 def measure(

@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.airflow_e2e import BUNDLE, _airflow_env
+from bench.airflow_e2e import _airflow_env, dag_test_once
 from bench.pipeline import REPO, Workers, bench_env, drop, wait_for_cassandra
 
 CASE_DIR = REPO.parent / "shared" / "conformance" / "portfolio_quicktest"
@@ -82,37 +82,19 @@ def _case() -> tuple[Any, dict[str, Any]]:
 
 
 def _child(script: str, params: str, keyspace: str, start_nodes: list[str], poll_interval: float | None) -> None:
-    """Runs inside the child: write, serialize and test-run the DAG once; print wall seconds and states as JSON."""
-    import pendulum
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-    from airflow.models.dagbundle import DagBundleModel
-    from airflow.utils.session import create_session
-
-    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    dags.mkdir(parents=True, exist_ok=True)
-    dag_file = dags / "bench_portfolio_conformance_dag.py"
+    """Runs inside the child: the case's script as a `CapillariesDag` with the given node poll, test-run once."""
     kwargs = {} if poll_interval is None else {"poll_interval": poll_interval}
-    dag_file.write_text(
+    dag_test_once(
+        DAG_ID,
+        "bench_portfolio_conformance_dag.py",
         "# Airflow DAG of the portfolio conformance case (written by bench/airflow_handoff.py)\n"
         "import pendulum\n"
         "from capillaries_provider import CapillariesDag\n"
         f"dag = CapillariesDag(dag_id={DAG_ID!r}, script_path={script!r}, params_path={params!r},\n"
         f"    keyspace={keyspace!r}, start_nodes={start_nodes!r}, node_operator_kwargs={kwargs!r},\n"
-        "    schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz='UTC'))\n"
+        "    schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz='UTC'))\n",
+        keyspace,
     )
-    with create_session() as s:
-        s.merge(DagBundleModel(name=BUNDLE))
-        s.commit()
-    bag = DagBag(dag_folder=str(dag_file))
-    if bag.import_errors:
-        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    dag = bag.dags[DAG_ID]
-    sync_bag_to_db(bag, bundle_name=BUNDLE, bundle_version="1")
-    started = time.monotonic()
-    dr = dag.test(logical_date=pendulum.now("UTC"), run_conf={"keyspace": keyspace})
-    wall = time.monotonic() - started
-    states = {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
-    print("BENCH_RESULT " + json.dumps({"wall_s": wall, "state": str(dr.state), "tasks": states}), flush=True)
 
 
 def _airflow_run(
