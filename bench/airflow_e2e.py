@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from bench.pipeline import REPO, SCRIPT, drop, wait_for_cassandra
 
@@ -28,40 +27,17 @@ BUNDLE = "capillaries_bench_bundle"
 
 
 def _airflow_env(home: Path, queue: str) -> dict[str, str]:
-    from capillaries_provider.config import amqp_settings, cassandra_settings
+    from capillaries_provider.services.airflow_local import connection_env
 
-    cs, amqp = cassandra_settings(), amqp_settings()
-    url = urlsplit(amqp.url)
-    env = dict(os.environ)
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-            "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-            "CAPILLARIES_AMQP_QUEUE": queue,
-            "AIRFLOW_CONN_CASSANDRA_DEFAULT": json.dumps(
-                {
-                    "conn_type": "cassandra",
-                    "host": ",".join(cs.hosts),
-                    "port": cs.port,
-                    "login": cs.username,
-                    "password": cs.password,
-                }
-            ),
-            "AIRFLOW_CONN_CAPILLARIES_AMQP_DEFAULT": json.dumps(
-                {
-                    "conn_type": "capillaries_amqp",
-                    "host": url.hostname,
-                    "port": url.port or 5672,
-                    "login": url.username,
-                    "password": url.password,
-                    "extra": {"queue": queue},
-                }
-            ),
-        }
-    )
-    return env
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "CAPILLARIES_AMQP_QUEUE": queue,
+        **connection_env(queue, override=True),
+    }
 
 
 def dag_test_once(dag_id: str, dag_file_name: str, dag_source: str, keyspace: str) -> None:

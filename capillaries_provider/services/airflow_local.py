@@ -43,10 +43,12 @@ def dags_folder() -> Path:
     return Path(configured) if configured else Path.cwd() / "dags"
 
 
-def connection_env() -> dict[str, str]:
+def connection_env(queue: str | None = None, *, override: bool = False) -> dict[str, str]:
     """Airflow connections (env secrets backend) for the local services, unless the user defines their own.
 
     `cassandra_default` and `capillaries_amqp_default` are the connection ids the provider uses by default.
+    `queue` is the work queue (default: the configured one); `override` replaces connections already set in the
+    environment (tests and benchmarks point Airflow at a queue of their own).
     """
     cassandra, amqp = cassandra_settings(), amqp_settings()
     url = urlsplit(amqp.url)
@@ -65,10 +67,10 @@ def connection_env() -> dict[str, str]:
             "login": unquote(url.username or "guest"),
             "password": unquote(url.password or "guest"),
             "schema": unquote(url.path.lstrip("/")) or "/",
-            "extra": {"queue": amqp.queue, "retry_delay_ms": amqp.retry_delay_ms},
+            "extra": {"queue": queue or amqp.queue, "retry_delay_ms": amqp.retry_delay_ms},
         },
     }
-    return {name: json.dumps(conn) for name, conn in conns.items() if name not in os.environ}
+    return {name: json.dumps(conn) for name, conn in conns.items() if override or name not in os.environ}
 
 
 def airflow_env() -> dict[str, str]:

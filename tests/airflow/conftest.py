@@ -6,7 +6,6 @@ DAG serialization) live here so every `dag.test()` module shares them.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,7 +14,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -53,31 +51,9 @@ def live_services() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def connections(live_services: None) -> Iterator[None]:
     """Airflow connections (env secrets backend) pointing at the local services and this session's queue."""
-    from capillaries_provider.config import amqp_settings, cassandra_settings
+    from capillaries_provider.services.airflow_local import connection_env
 
-    cs, amqp = cassandra_settings(), amqp_settings()
-    url = urlsplit(amqp.url)
-    env = {
-        "AIRFLOW_CONN_CASSANDRA_DEFAULT": json.dumps(
-            {
-                "conn_type": "cassandra",
-                "host": ",".join(cs.hosts),
-                "port": cs.port,
-                "login": cs.username,
-                "password": cs.password,
-            }
-        ),
-        "AIRFLOW_CONN_CAPILLARIES_AMQP_DEFAULT": json.dumps(
-            {
-                "conn_type": "capillaries_amqp",
-                "host": url.hostname,
-                "port": url.port or 5672,
-                "login": url.username,
-                "password": url.password,
-                "extra": {"queue": QUEUE},
-            }
-        ),
-    }
+    env = connection_env(QUEUE, override=True)
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     yield
