@@ -66,6 +66,17 @@ def dag_test_once(dag_id: str, dag_file_name: str, dag_source: str, keyspace: st
     print("BENCH_RESULT " + json.dumps({"wall_s": wall, "state": str(dr.state), "tasks": states}), flush=True)
 
 
+def dag_test_wall_s(done: subprocess.CompletedProcess[str]) -> float:
+    """The wall seconds a `dag_test_once` child printed; raises with its output if it failed or the run did."""
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"dag.test failed ({done.returncode}): {(done.stdout + done.stderr)[-3000:]}")
+    result = json.loads(line.split(" ", 1)[1])
+    if result["state"] != "success":
+        raise RuntimeError(f"DAG run ended {result['state']}: {result['tasks']}")
+    return float(result["wall_s"])
+
+
 def _child(params: str, start_nodes: list[str], keyspace: str) -> None:
     """Runs inside the child: the benchmark script as a `CapillariesDag`, test-run once."""
     dag_test_once(
@@ -124,13 +135,7 @@ def _one_run(params: Path, start_nodes: Sequence[str], env: dict[str, str], time
     finally:
         with contextlib.suppress(Exception):  # a leftover keyspace does not invalidate the measurement
             drop(ks)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"dag.test failed ({done.returncode}): {(done.stdout + done.stderr)[-3000:]}")
-    result = json.loads(line.split(" ", 1)[1])
-    if result["state"] != "success":
-        raise RuntimeError(f"DAG run ended {result['state']}: {result['tasks']}")
-    return float(result["wall_s"])
+    return dag_test_wall_s(done)
 
 
 def main() -> None:

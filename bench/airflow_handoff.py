@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.airflow_e2e import _airflow_env, dag_test_once
+from bench.airflow_e2e import _airflow_env, dag_test_once, dag_test_wall_s
 from bench.pipeline import REPO, Workers, bench_env, drop, wait_for_cassandra
 
 CASE_DIR = REPO.parent / "shared" / "conformance" / "portfolio_quicktest"
@@ -112,13 +112,7 @@ def _airflow_run(
         timeout=1800,
         cwd=REPO,
     )
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"dag.test failed ({done.returncode}): {(done.stdout + done.stderr)[-3000:]}")
-    result = json.loads(line.split(" ", 1)[1])
-    if result["state"] != "success":
-        raise RuntimeError(f"DAG run ended {result['state']}: {result['tasks']}")
-    return float(result["wall_s"])
+    return dag_test_wall_s(done)
 
 
 def _utc(ts: datetime) -> datetime:
