@@ -63,8 +63,6 @@ def make_rowid(batch_idx: int, seq: int) -> int:
 @dataclass(frozen=True)
 class WriteStats:
     rows: int
-    data_inserts: int
-    index_inserts: int
     retries: int
     elapsed_s: float
 
@@ -239,8 +237,6 @@ class RowWriter:
             self._raise_errors()
         return WriteStats(
             rows=self._seq,
-            data_inserts=self._seq,
-            index_inserts=self._seq * len(self._index_stmts),
             retries=self._window.retries,
             elapsed_s=time.monotonic() - self._started,
         )
