@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Protocol
 
 from capillaries_provider.engine.row_text import describe_row
@@ -45,7 +46,7 @@ Row = Mapping[str, Value]
 class LookupReads(Protocol):
     """Reads of the lookup's index and right table (already bound to keyspace, run and fields)."""
 
-    def index_rowids(self, keys: Sequence[str]) -> dict[str, list[int]]:
+    def index_rowids(self, keys: Sequence[str]) -> Mapping[str, Sequence[int]]:
         """Rowids stored under each key; keys without entries may be absent."""
         ...
 
@@ -181,9 +182,10 @@ class LookupJoin:
         for k in range(0, len(keys), key_chunk):
             chunk = keys[k : k + key_chunk]
             rowids = reads.index_rowids(chunk)
-            pairs = [(rowid, key) for key in chunk for rowid in sorted(rowids.get(key, ()))]
-            for p in range(0, len(pairs), rowid_chunk):
-                part = pairs[p : p + rowid_chunk]
+            # Generated, not listed: a chunk's keys can hold millions of rowids, and a (rowid, key) tuple per rowid
+            # would cost eight times the rowids themselves.
+            pairs = ((rowid, key) for key in chunk for rowid in sorted(rowids.get(key, ())))
+            while part := list(islice(pairs, rowid_chunk)):
                 rows = reads.right_rows([rowid for rowid, _ in part])
                 for rowid, key in part:
                     right = rows.get(rowid)

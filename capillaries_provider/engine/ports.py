@@ -134,7 +134,9 @@ class DataStore(Protocol):
 
     def row_writer(self, ks: str, creator: TableCreator, run_id: int, batch_idx: int) -> RowSink: ...
 
-    def read_index_rowids(self, ks: str, index: str, run_id: int, keys: Sequence[str]) -> dict[str, list[int]]: ...
+    def read_index_rowids(
+        self, ks: str, index: str, run_id: int, keys: Sequence[str]
+    ) -> Mapping[str, Sequence[int]]: ...
 
     def read_rows_by_rowid(
         self, ks: str, table: str, run_id: int, fields: Mapping[str, FieldType], rowids: Sequence[int]

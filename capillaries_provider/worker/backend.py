@@ -335,7 +335,7 @@ class CassandraBackend:
             self.session, ks, table_spec(creator), run_id, batch_idx, concurrency=self.cassandra.writer_concurrency
         )
 
-    def read_index_rowids(self, ks: str, index: str, run_id: int, keys: Sequence[str]) -> dict[str, list[int]]:
+    def read_index_rowids(self, ks: str, index: str, run_id: int, keys: Sequence[str]) -> Mapping[str, Sequence[int]]:
         return reader.read_index_rowids(self.session, ks, run_table_name(index, run_id), keys)
 
     def read_rows_by_rowid(

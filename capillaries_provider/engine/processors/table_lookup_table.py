@@ -28,7 +28,7 @@ class StoreLookupReads:
         self._run_id = run_id
         self._fields = fields
 
-    def index_rowids(self, keys: Sequence[str]) -> dict[str, list[int]]:
+    def index_rowids(self, keys: Sequence[str]) -> Mapping[str, Sequence[int]]:
         return self._data.read_index_rowids(self._ks, self._index, self._run_id, keys)
 
     def right_rows(self, rowids: Sequence[int]) -> dict[int, Mapping[str, Value]]:
