@@ -165,6 +165,10 @@ def _retrying(what: str, results: Results, attempt: Callable[[], None], tries: i
             wait_for_cassandra()
 
 
+def _last_stage(stages: set[str]) -> int:
+    return max(i for i, s in enumerate(STAGES) if s in stages)
+
+
 def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
     """Every node as its own run, stage by stage, in a fresh keyspace per repeat; per-stage failures are recorded."""
     params = write_params(
@@ -172,22 +176,20 @@ def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: P
     )
     cas = cassandra_pid()
     # Each stage reads the tables of the stages before it: run the chain up to the last stage asked for.
-    last = max(i for i, s in enumerate(STAGES) if s in args.stages)
-    wanted = list(STAGES)[: last + 1]
+    wanted = [(stage, node) for stage in list(STAGES)[: _last_stage(args.stages) + 1] for node in STAGES[stage]]
+    if args.nodes:
+        wanted = [(stage, node) for stage, node in wanted if node in args.nodes]
     with Workers(args.workers, args.queue, out / "logs" / "workers_staged.log") as workers:
 
         def repeat(rep: int) -> None:
             ks = _keyspace("stage")
             runs: list[dict[str, Any]] = []
             try:
-                for stage in wanted:
-                    for node in STAGES[stage]:
-                        _log(f"stage {stage}: {node} ({args.workers} workers), repeat {rep + 1}")
-                        r = run_stage(
-                            f"{stage}/{node}", ks, params, [node], workers, timeout_s=args.timeout, cassandra=cas
-                        )
-                        runs.append(_stage_dict(r))
-                        _log(f"  {r.rows} rows in {r.span_s:.1f} s, worker CPU {r.worker_cpu_s:.1f} s")
+                for stage, node in wanted:
+                    _log(f"stage {stage}: {node} ({args.workers} workers), repeat {rep + 1}")
+                    r = run_stage(f"{stage}/{node}", ks, params, [node], workers, timeout_s=args.timeout, cassandra=cas)
+                    runs.append(_stage_dict(r))
+                    _log(f"  {r.rows} rows in {r.span_s:.1f} s, worker CPU {r.worker_cpu_s:.1f} s")
                 results.stages.append(runs)
             finally:
                 drop_quietly(ks)
@@ -429,6 +431,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=",".join(STAGES),
         help=f"subset of {','.join(STAGES)}; the stages before the last one named run too (they make its input)",
     )
+    p.add_argument(
+        "--nodes",
+        default="",
+        help="run only these nodes of the chosen stages (comma list; their inputs must be among them)",
+    )
     p.add_argument("--skip", default="", help="comma list of: micro,ceiling,stages,curve,e2e,airflow")
     p.add_argument("--quick", action="store_true", help="smoke run: 100k transactions, 100 accounts, 1 repeat")
     p.add_argument("--queue", default="capillaries_bench", help="work queue of the benchmark's workers")
@@ -444,6 +451,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a.stages = {s for s in a.stages.split(",") if s}
     if not a.stages or a.stages - set(STAGES):
         p.error(f"--stages takes names from {','.join(STAGES)}, got {sorted(a.stages)}")
+    a.nodes = {n for n in a.nodes.split(",") if n}
+    chain = {n for stage in list(STAGES)[: _last_stage(a.stages) + 1] for n in STAGES[stage]}
+    if a.nodes - chain:
+        p.error(f"--nodes takes nodes of the stages run ({','.join(sorted(chain))}), got {sorted(a.nodes)}")
     a.skip = {s for s in a.skip.split(",") if s}
     a.skip_airflow = "airflow" in a.skip
     if a.ceiling_rows is None:
