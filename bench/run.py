@@ -67,6 +67,8 @@ class Results:
     ceiling: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     stages: list[list[dict[str, Any]]] = field(default_factory=list)
     curve: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # Back-to-back pairs: {"ceiling": <raw writer result>, "load": <load_txns stage>}.
+    paired: list[dict[str, Any]] = field(default_factory=list)
     e2e_cli_s: list[float] = field(default_factory=list)
     e2e_airflow_s: list[float] = field(default_factory=list)
     airflow_note: str = ""
@@ -225,6 +227,45 @@ def run_curve(results: Results, args: argparse.Namespace, data: DataSet, out: Pa
             _merge_rss(results, workers.peak_rss())
 
 
+def run_paired(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
+    """The raw ceiling and then load_txns alone, back to back, `repeats` times, at `--workers` processes.
+
+    This machine's speed drifts (Cassandra's CPU per row of the same writes moved by a quarter within one
+    invocation), so a ratio of medians measured half an hour apart measures the drift too; a pair does not.
+    """
+    params = write_params(
+        out / "params_staged.json", data.root, data.txn_files, out / "files", staged=True, batches=args.batches
+    )
+    cas = cassandra_pid()
+    procs = args.workers
+    with Workers(procs, args.queue, out / "logs" / "workers_paired.log") as workers:
+
+        def repeat(rep: int) -> None:
+            raw_ks, load_ks = _keyspace("raw"), _keyspace("pair")
+            _log(f"pair {rep + 1}: raw ceiling, then load_txns, {procs} processes")
+            try:
+                c = ceiling.measure(
+                    raw_ks,
+                    args.ceiling_rows,
+                    procs,
+                    args.accounts,
+                    per_batch=args.ceiling_modes[0],
+                    concurrency=args.ceiling_concurrency[0],
+                )
+                r = run_stage(
+                    "load/load_txns", load_ks, params, ["load_txns"], workers, timeout_s=args.timeout, cassandra=cas
+                )
+                results.paired.append({"ceiling": asdict(c) | {"rows_per_s": c.rows_per_s}, "load": _stage_dict(r)})
+                _log(f"  raw {c.rows_per_s:,.0f} rows/s, load {r.rows / r.span_s:,.0f} rows/s")
+            finally:
+                drop_quietly(raw_ks)
+                drop_quietly(load_ks)
+
+        for rep in range(args.repeats):
+            _retrying(f"pair {rep + 1}", results, functools.partial(repeat, rep))
+        _merge_rss(results, workers.peak_rss())
+
+
 def run_e2e(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
     params = write_params(
         out / "params_e2e.json", data.root, data.txn_files, out / "files_e2e", staged=False, batches=args.batches
@@ -338,6 +379,21 @@ def ceiling_rows(results: Results) -> list[list[str]]:
     return out
 
 
+def paired_rows(results: Results) -> list[list[str]]:
+    """One line per back-to-back pair, then the medians [min-max] of the rates and of the pairs' ratios."""
+    raw = [p["ceiling"]["rows_per_s"] for p in results.paired]
+    load = [p["load"]["rows"] / p["load"]["span_s"] for p in results.paired]
+    ratios = [lo / r for lo, r in zip(load, raw, strict=True)]
+    rows = [
+        [str(i + 1), f"{r:,.0f}", f"{lo:,.0f}", f"{q:.0%}"]
+        for i, (r, lo, q) in enumerate(zip(raw, load, ratios, strict=True))
+    ]
+    spread = Spread.of(ratios)
+    assert spread is not None
+    ratio = f"{spread.median:.0%} [{spread.low:.0%}-{spread.high:.0%}]"
+    return [*rows, ["median", fmt(Spread.of(raw)), fmt(Spread.of(load)), ratio]]
+
+
 def summarize(results: Results) -> str:
     parts = [f"## Benchmark {results.machine['date']}", ""]
     m = results.machine
@@ -384,6 +440,9 @@ def summarize(results: Results) -> str:
         ratio = f"{load.median / raw.median:.0%}" if load and raw else ""
         rows.append([str(p), fmt(load), fmt(raw), ratio])
     parts.append(table(["processes", "load rows/s", "raw ceiling rows/s", "ratio"], rows))
+    if results.paired:
+        parts += ["", f"### Load against the raw ceiling, back to back ({results.settings['workers']} processes)", ""]
+        parts.append(table(["pair", "raw ceiling rows/s", "load rows/s", "ratio"], paired_rows(results)))
     parts += ["", "### End to end (whole script)", ""]
     parts.append(
         table(
@@ -436,7 +495,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help="run only these nodes of the chosen stages (comma list; their inputs must be among them)",
     )
-    p.add_argument("--skip", default="", help="comma list of: micro,ceiling,stages,curve,e2e,airflow")
+    p.add_argument("--skip", default="", help="comma list of: micro,ceiling,stages,curve,paired,e2e,airflow")
     p.add_argument("--quick", action="store_true", help="smoke run: 100k transactions, 100 accounts, 1 repeat")
     p.add_argument("--queue", default="capillaries_bench", help="work queue of the benchmark's workers")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
@@ -495,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         ("ceiling", lambda: run_ceiling(results, args)),
         ("stages", lambda: run_stages(results, args, data, out)),
         ("curve", lambda: run_curve(results, args, data, out)),
+        ("paired", lambda: run_paired(results, args, data, out)),
     ]
     if not {"e2e", "airflow"} <= args.skip:
         steps.append(("e2e/airflow", lambda: run_e2e(results, args, data, out)))
