@@ -12,6 +12,7 @@ import pytest
 
 from bench.datagen import Scale, generate
 from bench.pipeline import Workers, count_rows, drop, node_results, run_stage, write_params
+from bench.run import Results, paired_rows, parse_args, run_paired
 from capillaries_provider.config import amqp_settings
 from capillaries_provider.queue.topology import delete_topology
 
@@ -61,3 +62,19 @@ def test_small_load_end_to_end(tmp_path: Path, queue: str) -> None:
         assert node_results(ks, stage.run_id, ["load_txns"]) == stage.nodes
     finally:
         drop(ks)
+
+
+def test_back_to_back_pair_of_raw_ceiling_and_load(tmp_path: Path, queue: str) -> None:
+    args = parse_args(
+        ["--transactions", "2000", "--accounts", "10", "--files", "2", "--batches", "2", "--repeats", "1"]
+        + ["--workers", "1", "--queue", queue]
+    )
+    data = generate(tmp_path / "data", Scale(accounts=10, transactions=2000, files=2, seed=1))
+    results = Results(scale={}, settings={"workers": 1}, machine={})
+    run_paired(results, args, data, tmp_path)
+    assert results.errors == []
+    [pair] = results.paired
+    assert pair["ceiling"]["rows"] == 2000 and pair["load"]["rows"] == 2000
+    raw, load = pair["ceiling"]["rows_per_s"], 2000 / pair["load"]["span_s"]
+    *_, median = paired_rows(results)
+    assert median[0] == "median" and median[3] == f"{load / raw:.0%} [{load / raw:.0%}-{load / raw:.0%}]"
