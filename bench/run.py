@@ -167,15 +167,20 @@ def _retrying(what: str, results: Results, attempt: Callable[[], None], tries: i
             wait_for_cassandra()
 
 
+def _staged_params(args: argparse.Namespace, data: DataSet, out: Path) -> Path:
+    """Parameters for running one node at a time (later nodes `manual`), shared by stages, curve and pairs."""
+    return write_params(
+        out / "params_staged.json", data.root, data.txn_files, out / "files", staged=True, batches=args.batches
+    )
+
+
 def _last_stage(stages: set[str]) -> int:
     return max(i for i, s in enumerate(STAGES) if s in stages)
 
 
 def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
     """Every node as its own run, stage by stage, in a fresh keyspace per repeat; per-stage failures are recorded."""
-    params = write_params(
-        out / "params_staged.json", data.root, data.txn_files, out / "files", staged=True, batches=args.batches
-    )
+    params = _staged_params(args, data, out)
     cas = cassandra_pid()
     # Each stage reads the tables of the stages before it: run the chain up to the last stage asked for.
     wanted = [(stage, node) for stage in list(STAGES)[: _last_stage(args.stages) + 1] for node in STAGES[stage]]
@@ -203,9 +208,7 @@ def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: P
 
 
 def run_curve(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
-    params = write_params(
-        out / "params_staged.json", data.root, data.txn_files, out / "files", staged=True, batches=args.batches
-    )
+    params = _staged_params(args, data, out)
     cas = cassandra_pid()
     for procs in args.curve:
         with Workers(procs, args.queue, out / "logs" / f"workers_curve_{procs}.log") as workers:
@@ -233,9 +236,7 @@ def run_paired(results: Results, args: argparse.Namespace, data: DataSet, out: P
     This machine's speed drifts (Cassandra's CPU per row of the same writes moved by a quarter within one
     invocation), so a ratio of medians measured half an hour apart measures the drift too; a pair does not.
     """
-    params = write_params(
-        out / "params_staged.json", data.root, data.txn_files, out / "files", staged=True, batches=args.batches
-    )
+    params = _staged_params(args, data, out)
     cas = cassandra_pid()
     procs = args.workers
     with Workers(procs, args.queue, out / "logs" / "workers_paired.log") as workers:
