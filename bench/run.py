@@ -145,14 +145,17 @@ def run_ceiling(results: Results, args: argparse.Namespace) -> None:
                     _log(
                         f"raw ceiling: {args.ceiling_rows} rows, {key} (processes x per request, in flight), {rep + 1}"
                     )
-                    ks = _keyspace("raw")
-                    try:
-                        r = ceiling.measure(
-                            ks, args.ceiling_rows, procs, args.accounts, per_batch=per_batch, concurrency=concurrency
-                        )
-                        results.ceiling.setdefault(key, []).append(asdict(r) | {"rows_per_s": r.rows_per_s})
-                    finally:
-                        drop_quietly(ks)
+                    results.ceiling.setdefault(key, []).append(_raw_ceiling(args, procs, per_batch, concurrency))
+
+
+def _raw_ceiling(args: argparse.Namespace, procs: int, per_batch: int, concurrency: int) -> dict[str, float]:
+    """One raw-writer measurement in a keyspace of its own, as recorded in the results."""
+    ks = _keyspace("raw")
+    try:
+        r = ceiling.measure(ks, args.ceiling_rows, procs, args.accounts, per_batch=per_batch, concurrency=concurrency)
+        return asdict(r) | {"rows_per_s": r.rows_per_s}
+    finally:
+        drop_quietly(ks)
 
 
 def _retrying(what: str, results: Results, attempt: Callable[[], None], tries: int = 3) -> None:
@@ -242,25 +245,17 @@ def run_paired(results: Results, args: argparse.Namespace, data: DataSet, out: P
     with Workers(procs, args.queue, out / "logs" / "workers_paired.log") as workers:
 
         def repeat(rep: int) -> None:
-            raw_ks, load_ks = _keyspace("raw"), _keyspace("pair")
             _log(f"pair {rep + 1}: raw ceiling, then load_txns, {procs} processes")
+            raw = _raw_ceiling(args, procs, args.ceiling_modes[0], args.ceiling_concurrency[0])
+            ks = _keyspace("pair")
             try:
-                c = ceiling.measure(
-                    raw_ks,
-                    args.ceiling_rows,
-                    procs,
-                    args.accounts,
-                    per_batch=args.ceiling_modes[0],
-                    concurrency=args.ceiling_concurrency[0],
-                )
                 r = run_stage(
-                    "load/load_txns", load_ks, params, ["load_txns"], workers, timeout_s=args.timeout, cassandra=cas
+                    "load/load_txns", ks, params, ["load_txns"], workers, timeout_s=args.timeout, cassandra=cas
                 )
-                results.paired.append({"ceiling": asdict(c) | {"rows_per_s": c.rows_per_s}, "load": _stage_dict(r)})
-                _log(f"  raw {c.rows_per_s:,.0f} rows/s, load {r.rows / r.span_s:,.0f} rows/s")
+                results.paired.append({"ceiling": raw, "load": _stage_dict(r)})
+                _log(f"  raw {raw['rows_per_s']:,.0f} rows/s, load {r.rows / r.span_s:,.0f} rows/s")
             finally:
-                drop_quietly(raw_ks)
-                drop_quietly(load_ks)
+                drop_quietly(ks)
 
         for rep in range(args.repeats):
             _retrying(f"pair {rep + 1}", results, functools.partial(repeat, rep))
