@@ -26,6 +26,7 @@ from capillaries_provider.operators.script_cache import load_script_cached
 from capillaries_provider.script.fetch import url_scheme
 from capillaries_provider.script.graph import parents, topological_order
 from capillaries_provider.script.model import Node, NodeType, Script
+from capillaries_provider.script.names import validate_keyspace_name
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,7 @@ class CapillariesDag(DAG):
         **kwargs: Any,
     ) -> None:
         started = time.monotonic()
+        validate_keyspace_name(keyspace)
         script = load_script_cached(script_path, params_path)
         params = capillaries_params(script, keyspace=keyspace, params_path=params_path, start_nodes=start_nodes)
         params.update(kwargs.pop("params", None) or {})
@@ -267,6 +269,8 @@ class CapillariesTaskGroup(TaskGroup):
         emit_assets: bool = True,
         **kwargs: Any,
     ) -> None:
+        if "{{" not in keyspace:
+            validate_keyspace_name(keyspace)
         script = load_script_cached(script_path, params_path)
         super().__init__(**kwargs)
         self.script = script

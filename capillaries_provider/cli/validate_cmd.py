@@ -1,4 +1,4 @@
-"""`capillaries validate SCRIPT [--params PARAMS] [--format text|dot|mermaid]`.
+"""`capillaries validate SCRIPT [--params PARAMS] [--keyspace KS] [--format text|dot|mermaid]`.
 
 Loads and validates a script exactly as a worker would, without touching Cassandra or RabbitMQ: prints a summary
 (or the node graph) and exits 0, or prints every problem found and exits 1.
@@ -14,6 +14,7 @@ from capillaries_provider.script.errors import ScriptLoadError, ScriptValidation
 from capillaries_provider.script.graph import edges
 from capillaries_provider.script.loader import load_script
 from capillaries_provider.script.model import Script
+from capillaries_provider.script.names import keyspace_name_problem
 from capillaries_provider.script.render import to_dot, to_mermaid
 
 
@@ -22,6 +23,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("validate", help="load and validate a script (no database or queue needed)")
     p.add_argument("script", help="script file (.json or .yaml)")
     p.add_argument("--params", default=None, help="script parameters file (.json or .yaml)")
+    p.add_argument("--keyspace", default=None, help="also check a keyspace name for the runs")
     p.add_argument("--format", choices=("text", "dot", "mermaid"), default="text", help="output format")
     p.set_defaults(func=run)
 
@@ -39,6 +41,10 @@ def summary(script: Script) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    problem = args.keyspace is not None and keyspace_name_problem(args.keyspace)
+    if problem:
+        sys.stderr.write(f"{problem}\n")
+        return 1
     try:
         script = load_script(args.script, args.params or None)
     except ScriptValidationError as e:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import decimal
 import enum
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 
@@ -135,6 +136,19 @@ def children(node: Expr) -> tuple[Expr, ...]:
     if isinstance(node, Binary):
         return (node.x, node.y)
     return ()
+
+
+def left_chain(node: Expr, done: Container[int]) -> list[Binary]:
+    """`node` and its left operands while they are Binary nodes not in `done` (by `id`), outermost first.
+
+    The parser builds a flat chain (`a + b + c ...`) left-deep; the checker and the compiler take such a chain
+    bottom-up in a loop, so that the length of a flat expression never becomes recursion depth.
+    """
+    chain: list[Binary] = []
+    while isinstance(node, Binary) and id(node) not in done:
+        chain.append(node)
+        node = node.x
+    return chain
 
 
 def walk(node: Expr) -> list[Expr]:

@@ -23,6 +23,7 @@ from capillaries_provider.expr.ast import (
     Selector,
     Unary,
     callee_name,
+    left_chain,
 )
 from capillaries_provider.expr.errors import ExprTypeError
 from capillaries_provider.expr.types import FieldType
@@ -183,6 +184,12 @@ class _Checker:
         return ExprTypeError(message, node.src, node.pos if pos is None else pos)
 
     def visit(self, node: Expr, is_root: bool = False) -> ExprType:
+        known = self.types.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, Binary):
+            for inner in reversed(left_chain(node.x, self.types)):
+                self.visit(inner)
         t = self._visit(node, is_root)
         self.types[id(node)] = t
         return t

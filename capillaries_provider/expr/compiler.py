@@ -28,6 +28,7 @@ from capillaries_provider.expr.ast import (
     callee_name,
     children,
     field_refs,
+    left_chain,
     walk,
 )
 from capillaries_provider.expr.checker import MONTHS, WFMODEL_CONSTANTS, Env, ExprType, Options, infer, promote
@@ -112,6 +113,7 @@ class _Gen:
         self.ntemp = 0
         self.stmts: list[str] = []
         self.depths: dict[int, int] = {}
+        self.ready: dict[int, _Code] = {}  # left operands of a flat chain, generated bottom-up (see left_chain)
 
     def const(self, value: object) -> str:
         key = (type(value).__name__, repr(value))
@@ -137,6 +139,12 @@ class _Gen:
 
     def gen(self, node: Expr) -> _Code:
         """Code for `node`; sub-expressions nested deeper than Python's parser allows are hoisted into temps."""
+        ready = self.ready.pop(id(node), None)
+        if ready is not None:
+            return ready
+        if isinstance(node, Binary):
+            for inner in reversed(left_chain(node.x, self.ready)):
+                self.ready[id(inner)] = self.gen(inner)
         code = self._gen(node)
         depth = 1 + max((self.depths.get(id(c), 0) for c in children(node)), default=0)
         if depth > _MAX_DEPTH:

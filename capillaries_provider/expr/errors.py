@@ -20,19 +20,36 @@ class ExprError(Exception):
         self.pos = pos
 
     def format(self) -> str:
-        """Message, then the expression and a caret under the offending character (multi-line text is flattened)."""
+        """Message, then the expression and a caret under the offending character (multi-line text is flattened).
+
+        A long expression is cut to the `_SHOWN` characters around the caret, so that an error stays readable.
+        """
         flat = self.text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
         if self.pos < 0:
-            return f"{self.message}\n  {flat}"
-        pos = min(self.pos, len(flat))
-        return f"{self.message}\n  {flat}\n  {' ' * pos}^"
+            return f"{self.message}\n  {_cut(flat, 0)[0]}"
+        shown, pos = _cut(flat, min(self.pos, len(flat)))
+        return f"{self.message}\n  {shown}\n  {' ' * pos}^"
 
     def __str__(self) -> str:
         if not self.text:
             return self.message
+        shown = _cut(self.text, max(self.pos, 0))[0]
         if self.pos < 0:
-            return f"{self.message} (in expression {self.text!r})"
-        return f"{self.message} (at position {self.pos} in expression {self.text!r})"
+            return f"{self.message} (in expression {shown!r})"
+        return f"{self.message} (at position {self.pos} in expression {shown!r})"
+
+
+_SHOWN = 200
+
+
+def _cut(flat: str, pos: int) -> tuple[str, int]:
+    """At most `_SHOWN` characters of `flat` around `pos` (elided ends marked `...`) and `pos` within them."""
+    if len(flat) <= _SHOWN:
+        return flat, pos
+    start = max(0, min(pos - _SHOWN // 2, len(flat) - _SHOWN))
+    head = "..." if start else ""
+    tail = "..." if start + _SHOWN < len(flat) else ""
+    return f"{head}{flat[start : start + _SHOWN]}{tail}", pos - start + len(head)
 
 
 class ExprSyntaxError(ExprError):

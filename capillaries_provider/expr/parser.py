@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import decimal
 import math
+from collections.abc import Callable
 
 from capillaries_provider.expr.ast import Binary, Call, Expr, Ident, Literal, LitKind, Paren, Selector, Unary
 from capillaries_provider.expr.errors import ExprSyntaxError
 from capillaries_provider.expr.lexer import Tok, Token, tokenize
 from capillaries_provider.expr.types import INT64_MAX
+
+# Loader limits (docs/reliability.md). Every expression in Capillaries' own scripts is far below both; they exist so
+# that no text can make parsing, checking or compiling slow or exhaust the stack. Nesting counts parentheses, unary
+# operators and call arguments; a flat chain (`a + b + c ...`) is bounded by the length only.
+MAX_EXPRESSION_CHARS = 65_536
+MAX_EXPRESSION_NESTING = 64
 
 _BINARY_PREC = {
     "||": 1,
@@ -80,9 +87,16 @@ def literal_value(kind: LitKind, text: str) -> int | float | decimal.Decimal | s
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        if len(text) > MAX_EXPRESSION_CHARS:
+            raise ExprSyntaxError(
+                f"expression is {len(text):,} characters long, more than the limit of {MAX_EXPRESSION_CHARS:,}",
+                text,
+                MAX_EXPRESSION_CHARS,
+            )
         self.text = text
         self.toks = tokenize(text)
         self.k = 0
+        self.nesting = 0
 
     @property
     def tok(self) -> Token:
@@ -104,6 +118,15 @@ class _Parser:
             found = self.tok.describe()
             raise self.error(f"expected '{op}'{context}, found {found}")
         return self.advance()
+
+    def nested(self, parse: Callable[[], Expr]) -> Expr:
+        """Parse a nested operand (parenthesised, unary, call argument) within the nesting limit."""
+        if self.nesting >= MAX_EXPRESSION_NESTING:
+            raise self.error(f"expression is nested more than {MAX_EXPRESSION_NESTING} levels deep")
+        self.nesting += 1
+        x = parse()
+        self.nesting -= 1
+        return x
 
     def finish(self) -> None:
         if self.tok.kind is Tok.NEWLINE:
@@ -129,7 +152,7 @@ class _Parser:
         tok = self.tok
         if tok.kind is Tok.OP and tok.text in ("!", "-"):
             self.advance()
-            x = self.unary()
+            x = self.nested(self.unary)
             return Unary(tok.pos, x.end, tok.text, x, src=self.text)
         if tok.kind is Tok.OP and tok.text in ("+", "^", "*", "&", "<-", "~"):
             raise self.error(f"unary operator {tok.text} is not supported")
@@ -164,7 +187,7 @@ class _Parser:
         self.advance()
         args: list[Expr] = []
         while not self.is_op(")"):
-            args.append(self.expr())
+            args.append(self.nested(self.expr))
             if self.is_op("..."):
                 raise self.error("variadic '...' arguments are not supported")
             if self.is_op(","):
@@ -190,7 +213,7 @@ class _Parser:
             return Literal(tok.pos, tok.end, kind, tok.text, literal_value(kind, tok.text), src=self.text)
         if tok.kind is Tok.OP and tok.text == "(":
             self.advance()
-            x = self.expr()
+            x = self.nested(self.expr)
             rparen = self.expect_op(")", "")
             return Paren(tok.pos, rparen.end, x, src=self.text)
         if tok.kind is Tok.KEYWORD and tok.text == "func":
@@ -205,10 +228,7 @@ class _Parser:
 def parse(text: str) -> Expr:
     """Parse one expression; ExprSyntaxError (with position) if it is not valid in the supported Go subset."""
     p = _Parser(text)
-    try:
-        x = p.expr()
-    except RecursionError:
-        raise ExprSyntaxError("expression is nested too deeply", text, 0) from None
+    x = p.expr()
     p.finish()
     return x
 
@@ -216,12 +236,9 @@ def parse(text: str) -> Expr:
 def parse_list(text: str) -> list[Expr]:
     """Parse a comma-separated list of expressions, e.g. an order expression `a(desc), b`."""
     p = _Parser(text)
-    try:
-        items = [p.expr()]
-        while p.is_op(","):
-            p.advance()
-            items.append(p.expr())
-    except RecursionError:
-        raise ExprSyntaxError("expression is nested too deeply", text, 0) from None
+    items = [p.expr()]
+    while p.is_op(","):
+        p.advance()
+        items.append(p.expr())
     p.finish()
     return items

@@ -52,6 +52,7 @@ from capillaries_provider.script.model import (
     TagAndDenormalizeDef,
     TopDef,
 )
+from capillaries_provider.script.names import identifier_problem
 
 MAX_BATCHES_TOTAL = 32767  # batch_idx is an int16 in Capillaries' state tables (spec 1.4 quirk)
 MAX_ROWSET_SIZE = 100_000
@@ -60,7 +61,6 @@ MAX_NAME_LEN = 42
 PARQUET_CODECS = ("gzip", "snappy", "uncompressed")
 CUSTOM_PROC_TYPES = ("py_calc", "tag_and_denormalize")
 
-_TABLE_NAME = re.compile(r"[A-Za-z0-9_]+")
 _TABLE_NAME_RESERVED = re.compile(r"^idx|^wf|^system")
 _INDEX_NAME = re.compile(r"idx[A-Za-z0-9_]+")
 _PY_CALC_TOP = (Call, Selector)
@@ -409,8 +409,8 @@ class Decoder:
     def table_name(self, node: str, key: str, name: str) -> None:
         if not name:
             self.err(node, key, "table name is required")
-        elif not _TABLE_NAME.fullmatch(name):
-            self.err(node, key, f"invalid table name {name!r}: only letters, digits and _ are allowed")
+        elif problem := identifier_problem(name, "table"):
+            self.err(node, key, problem)
         elif _TABLE_NAME_RESERVED.search(name):
             self.err(node, key, f"invalid table name {name!r}: must not start with idx, wf or system")
         elif len(name) > MAX_NAME_LEN:
@@ -425,6 +425,9 @@ class Decoder:
         fields: dict[str, TableField] = {}
         for fname, fraw in (raw_fields or {}).items():
             path = f"w.fields.{fname}"
+            if problem := identifier_problem(fname, "field"):
+                self.err(node, path, problem)
+                continue
             if not isinstance(fraw, dict):
                 self.err(node, path, f"field definition must be an object, got {_json_kind(fraw)}")
                 continue
@@ -442,7 +445,9 @@ class Decoder:
         indexes: dict[str, IndexDef] = {}
         for iname, itext in (self.obj(raw, "indexes", node, "w.indexes") or {}).items():
             path = f"w.indexes.{iname}"
-            if not _INDEX_NAME.fullmatch(iname):
+            if problem := identifier_problem(iname, "index"):
+                self.err(node, path, problem)
+            elif not _INDEX_NAME.fullmatch(iname):
                 self.err(node, path, f"invalid index name {iname!r}: must be idx followed by letters, digits or _")
             elif len(iname) > MAX_NAME_LEN:
                 self.err(node, path, f"index name {iname!r} is longer than {MAX_NAME_LEN} characters")
@@ -489,6 +494,9 @@ class Decoder:
             cname = self.str_(craw, "name", node, f"{path}.name")
             if not cname:
                 self.err(node, f"{path}.name", "column name is required")
+            elif problem := identifier_problem(cname, "file writer column"):
+                self.err(node, f"{path}.name", problem)
+                continue
             elif any(c.name == cname for c in columns):
                 self.err(node, f"{path}.name", f"duplicate column name {cname!r}")
             path = f"w.columns.{cname}" if cname else path

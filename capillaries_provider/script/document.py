@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from capillaries_provider.script.errors import ScriptError, ScriptValidationError
+from capillaries_provider.script.limits import MAX_YAML_VALUES
 
 
 def format_of(url: str) -> str:
@@ -91,17 +92,73 @@ def parse_text(text: str, fmt: str, *, file: str) -> Any:
             ) from e
         except ValueError as e:
             raise ScriptValidationError([ScriptError(f"invalid JSON: {e}", file=file)]) from e
+        except RecursionError:
+            raise ScriptValidationError([ScriptError("invalid JSON: nested too deeply", file=file)]) from None
     try:
-        docs = list(yaml.load_all(text, Loader=_GoYamlLoader))  # noqa: S506 - SafeLoader subclass
+        docs = [d for d in _yaml_documents(text) if d is not None]
+        if len(docs) != 1:
+            raise _YamlRefused("expected exactly one document")
+        return _from_yaml(docs[0])
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else None
         problem = getattr(e, "problem", None) or str(e)
         raise ScriptValidationError([ScriptError(f"invalid YAML: {problem}", file=file, key=where)]) from e
-    docs = [d for d in docs if d is not None]
-    if len(docs) != 1:
-        raise ScriptValidationError([ScriptError("invalid YAML: expected exactly one document", file=file)])
-    return _from_yaml(docs[0])
+    except RecursionError:
+        raise ScriptValidationError([ScriptError("invalid YAML: nested too deeply", file=file)]) from None
+
+
+class _YamlRefused(yaml.YAMLError):
+    """A well-formed YAML text the loader refuses (the problem names why)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def _yaml_documents(text: str) -> list[Any]:
+    """Every document of `text`, each checked for alias expansion after composing and before constructing."""
+    loader = _GoYamlLoader(text)
+    try:
+        docs = []
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                _check_expansion(node)
+                docs.append(loader.construct_document(node))
+        return docs
+    finally:
+        loader.dispose()
+
+
+def _yaml_children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand it past MAX_YAML_VALUES or make it contain itself.
+
+    Aliases compose to shared nodes, so each node's expanded size is counted once (depth-first, no recursion).
+    """
+    sizes: dict[int, int] = {}
+    entered: set[int] = set()  # nodes on the current path: meeting one again is a cycle
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            entered.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _yaml_children(node))
+            if sizes[key] > MAX_YAML_VALUES:
+                raise _YamlRefused(f"aliases expand the document to more than {MAX_YAML_VALUES:,} values")
+        elif key in entered:
+            raise _YamlRefused("an alias refers to a node that contains it (a recursive document)")
+        elif key not in sizes:
+            entered.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in _yaml_children(node))
 
 
 _MISSING: Any = object()

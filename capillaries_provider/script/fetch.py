@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from capillaries_provider.config import file_roots
 from capillaries_provider.script.errors import ScriptError, ScriptFetchError, ScriptValidationError
+from capillaries_provider.script.limits import MAX_DOCUMENT_BYTES
 
 
 class Fetcher(Protocol):
@@ -33,9 +34,15 @@ class LocalFileFetcher:
             raise ScriptValidationError([ScriptError(str(e), file=url)]) from None
         try:
             with open(path, "rb") as f:
-                return f.read()
+                size = os.fstat(f.fileno()).st_size
+                data = b"" if size > MAX_DOCUMENT_BYTES else f.read(MAX_DOCUMENT_BYTES + 1)
         except OSError as e:
             raise ScriptFetchError(f"cannot read {url}: {e.strerror or e}") from e
+        size = max(size, len(data))  # a pipe or device reports no size
+        if size > MAX_DOCUMENT_BYTES:
+            message = f"file is {size:,} bytes, more than the limit of {MAX_DOCUMENT_BYTES:,} the loader reads"
+            raise ScriptValidationError([ScriptError(message, file=url)])
+        return data
 
 
 def url_scheme(url: str) -> str:

@@ -18,8 +18,9 @@ from cassandra.query import BoundStatement
 
 from capillaries_provider.expr.keys import row_key
 from capillaries_provider.expr.types import Value
+from capillaries_provider.script.names import validate_keyspace_name
 from capillaries_provider.store.errors import RowWriteError
-from capillaries_provider.store.session import prepare_cached, validate_keyspace_name
+from capillaries_provider.store.session import prepare_cached
 from capillaries_provider.store.tables import TableSpec, run_table_name
 from capillaries_provider.store.values import bind_bytes, to_cql_bytes
 from capillaries_provider.store.window import Request, RequestWindow

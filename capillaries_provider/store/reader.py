@@ -18,8 +18,9 @@ from cassandra.concurrent import execute_concurrent
 from cassandra.query import BoundStatement, PreparedStatement
 
 from capillaries_provider.expr.types import FieldType, Value
+from capillaries_provider.script.names import validate_identifier, validate_keyspace_name
 from capillaries_provider.store.errors import retry_delay_s
-from capillaries_provider.store.session import TUPLES, prepare_cached, validate_identifier, validate_keyspace_name
+from capillaries_provider.store.session import TUPLES, prepare_cached
 from capillaries_provider.store.values import from_cassandra
 
 Row = dict[str, Value]

@@ -6,7 +6,6 @@ token-aware so single-partition reads and writes go straight to a replica.
 
 from __future__ import annotations
 
-import re
 import ssl
 import threading
 import time
@@ -19,6 +18,7 @@ from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionP
 from cassandra.query import PreparedStatement, dict_factory, tuple_factory
 
 from capillaries_provider.config import CassandraSettings
+from capillaries_provider.script.names import validate_keyspace_name
 from capillaries_provider.store.errors import is_transient
 
 # A node that was down is retried at most this often: the driver's default backoff grows to 10 minutes, so a
@@ -30,29 +30,6 @@ TUPLES = "tuples"
 
 _PREPARED: weakref.WeakKeyDictionary[Session, dict[str, PreparedStatement]] = weakref.WeakKeyDictionary()
 _PREPARED_LOCK = threading.Lock()
-
-_KEYSPACE_RE = re.compile(r"[A-Za-z0-9_]{1,48}")
-_IDENTIFIER_RE = re.compile(r"[A-Za-z0-9_]+")
-
-
-def validate_keyspace_name(ks: str) -> str:
-    """Return `ks` if usable as an unquoted keyspace name, else raise ValueError.
-
-    Stricter than Go's regex *search* (spec 3.1): the whole name must be `[A-Za-z0-9_]`, at most 48 characters
-    (Cassandra's limit), so the name can be spliced into CQL safely; names starting with `system` stay reserved.
-    """
-    if not _KEYSPACE_RE.fullmatch(ks):
-        raise ValueError(f"invalid keyspace name {ks!r}: use 1-48 characters from [A-Za-z0-9_]")
-    if ks.lower().startswith("system"):
-        raise ValueError(f"invalid keyspace name {ks!r}: names starting with 'system' are reserved")
-    return ks
-
-
-def validate_identifier(name: str, what: str) -> str:
-    """Return `name` if it is a safe unquoted CQL identifier (table, column), else raise ValueError naming `what`."""
-    if not _IDENTIFIER_RE.fullmatch(name):
-        raise ValueError(f"invalid {what} name {name!r}: use characters from [A-Za-z0-9_]")
-    return name
 
 
 def connect(

@@ -13,7 +13,8 @@ from cassandra.cluster import Session
 
 from capillaries_provider.expr.keys import KeyComponent
 from capillaries_provider.expr.types import FieldType
-from capillaries_provider.store.session import execute_schema, validate_identifier, validate_keyspace_name
+from capillaries_provider.script.names import validate_identifier, validate_keyspace_name
+from capillaries_provider.store.session import execute_schema
 
 # Columns every data table has besides the script's fields.
 RESERVED_COLUMNS = frozenset({"rowid", "batch_idx"})

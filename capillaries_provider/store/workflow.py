@@ -18,8 +18,9 @@ from typing import Any
 from cassandra import WriteTimeout
 from cassandra.cluster import Session
 
+from capillaries_provider.script.names import validate_keyspace_name
 from capillaries_provider.store.errors import StoreError
-from capillaries_provider.store.session import execute_schema, prepare_cached, validate_keyspace_name
+from capillaries_provider.store.session import execute_schema, prepare_cached
 
 
 class NodeBatchStatus(enum.IntEnum):

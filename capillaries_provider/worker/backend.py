@@ -35,10 +35,11 @@ from capillaries_provider.queue.connection import is_reconnectable
 from capillaries_provider.queue.message import BatchMessage
 from capillaries_provider.queue.publisher import Publisher, PublishError
 from capillaries_provider.script.model import TableCreator
+from capillaries_provider.script.names import validate_keyspace_name
 from capillaries_provider.store import reader
 from capillaries_provider.store.distinct_writer import DistinctRowWriter
 from capillaries_provider.store.errors import is_transient
-from capillaries_provider.store.session import close, connect, ensure_keyspace, prepare_cached, validate_keyspace_name
+from capillaries_provider.store.session import close, connect, ensure_keyspace, prepare_cached
 from capillaries_provider.store.tables import IndexSpec, TableSpec, create_run_tables, run_table_name
 from capillaries_provider.store.workflow import (
     BatchRef,

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from cassandra import InvalidRequest, OperationTimedOut
 
+from capillaries_provider.script.names import validate_keyspace_name
 from capillaries_provider.store import session as store_session
-from capillaries_provider.store.session import execute_schema, validate_keyspace_name
+from capillaries_provider.store.session import execute_schema
 
 
 class FlakySession:
