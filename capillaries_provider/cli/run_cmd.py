@@ -65,7 +65,7 @@ def register(subparsers: Any) -> None:
     drop.set_defaults(func=_drop)
 
 
-def _absolute(url: str) -> str:
+def absolute_url(url: str) -> str:
     """Workers may run elsewhere: local paths are stored absolute in messages and run properties."""
     return os.path.abspath(url) if url and url_scheme(url) == "" else url
 
@@ -93,7 +93,7 @@ def _start(args: argparse.Namespace) -> int:
     except ValueError as e:
         _err(f"error: {e}")
         return EXIT_USAGE
-    script_url, params_url = _absolute(args.script), _absolute(args.params)
+    script_url, params_url = absolute_url(args.script), absolute_url(args.params)
     try:
         script = load_script(script_url, params_url or None)
     except ScriptLoadError as e:
