@@ -1,4 +1,5 @@
-"""`capillaries services up|down|status`: the local Cassandra and RabbitMQ the project and its tests run on."""
+"""`capillaries services up|down|status`: the local Cassandra and RabbitMQ the project and its tests run on, and the
+PostgreSQL that holds the local Airflow's metadata."""
 
 from __future__ import annotations
 
@@ -8,17 +9,17 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
-from capillaries_provider.services import cassandra, rabbitmq
+from capillaries_provider.services import cassandra, postgres, rabbitmq
 from capillaries_provider.services.process import ServiceError
 
-_SERVICES: dict[str, ModuleType] = {"cassandra": cassandra, "rabbitmq": rabbitmq}
+_SERVICES: dict[str, ModuleType] = {"cassandra": cassandra, "rabbitmq": rabbitmq, "postgres": postgres}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("services", help="start, stop or inspect the local Cassandra and RabbitMQ")
+    parser = sub.add_parser("services", help="start, stop or inspect the local Cassandra, RabbitMQ and PostgreSQL")
     actions = parser.add_subparsers(dest="action", required=True)
     for name, func, text in (
-        ("up", _up, "start both services (reuses running ones); returns when both answer"),
+        ("up", _up, "start the services (reuses running ones); returns when all answer"),
         ("down", _down, "stop the services that `up` started"),
         ("status", _status, "show each service with version and address; exit 1 if one is down"),
     ):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -24,6 +26,25 @@ def state_dir() -> Path:
 def cache_dir() -> Path:
     """Where downloaded artefacts (Cassandra jars) are cached across set-ups."""
     return Path(os.environ.get("CAPILLARIES_CACHE_DIR", Path.home() / ".cache" / "capillaries"))
+
+
+def apt_install(package: str) -> None:
+    """Install a Debian package a local service needs on a fresh machine (as root, or with sudo and no password)."""
+    apt = shutil.which("apt-get")
+    if apt is None:
+        raise ServiceError(f"{package} is not installed and apt-get is unavailable; install {package}")
+    prefix: list[str] = []
+    if os.geteuid() != 0:
+        sudo = shutil.which("sudo")
+        if sudo is None:
+            raise ServiceError(f"{package} is not installed; run `sudo apt-get install {package}`")
+        prefix = [sudo, "-n"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in ([*prefix, apt, "-q", "update"], [*prefix, apt, "install", "-y", "-q", package]):
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+            raise ServiceError(f"`{' '.join(cmd)}` failed: {' / '.join(tail)}")
 
 
 def read_pid(pid_file: Path) -> int | None:

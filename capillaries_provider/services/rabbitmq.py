@@ -8,7 +8,6 @@ start script with RABBITMQ_* variables instead, so data, logs, cookie and pid fi
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
@@ -16,6 +15,7 @@ from urllib.parse import urlparse
 from capillaries_provider.config import AmqpSettings, amqp_settings
 from capillaries_provider.services.process import (
     ServiceError,
+    apt_install,
     pid_alive,
     port_open,
     read_pid,
@@ -59,24 +59,8 @@ def _env(port: int) -> dict[str, str]:
 
 
 def ensure_installed() -> None:
-    """Install Debian's rabbitmq-server when missing (root, or sudo without a password)."""
-    if (RABBIT_BIN / "rabbitmq-server").exists():
-        return
-    apt = shutil.which("apt-get")
-    if apt is None:
-        raise ServiceError("RabbitMQ is not installed and apt-get is unavailable; install rabbitmq-server")
-    prefix: list[str] = []
-    if os.geteuid() != 0:
-        sudo = shutil.which("sudo")
-        if sudo is None:
-            raise ServiceError("RabbitMQ is not installed; run `sudo apt-get install rabbitmq-server`")
-        prefix = [sudo, "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in ([*prefix, apt, "-q", "update"], [*prefix, apt, "install", "-y", "-q", "rabbitmq-server"]):
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if done.returncode != 0:
-            tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
-            raise ServiceError(f"`{' '.join(cmd)}` failed: {' / '.join(tail)}")
+    if not (RABBIT_BIN / "rabbitmq-server").exists():
+        apt_install("rabbitmq-server")
 
 
 def amqp_ready(settings: AmqpSettings) -> bool:

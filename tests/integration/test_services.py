@@ -1,4 +1,5 @@
-"""The local services are real: CQL round trip on Cassandra 5.0, AMQP with publisher confirms on RabbitMQ."""
+"""The local services are real: CQL round trip on Cassandra 5.0, AMQP with publisher confirms on RabbitMQ, SQL on the
+PostgreSQL that holds the local Airflow's metadata."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pika
+import psycopg2
 import pytest
 from cassandra.cluster import Cluster
 
@@ -89,6 +92,7 @@ def test_services_up_is_idempotent_and_status_reports_versions() -> None:
     assert status.returncode == 0
     assert "Cassandra 5.0." in status.stdout and "127.0.0.1:9042" in status.stdout
     assert "RabbitMQ 3." in status.stdout and "127.0.0.1:5672" in status.stdout
+    assert "PostgreSQL 1" in status.stdout and "127.0.0.1:5433/airflow" in status.stdout
     # The second `up` reused the first one's processes: same pids reported.
     assert [line.split("[")[0] for line in first.stdout.splitlines()] == [
         line.split("[")[0] for line in second.stdout.splitlines()
@@ -108,3 +112,39 @@ def test_up_with_unreachable_external_service_fails_with_one_line() -> None:
     done = _capillaries("services", "up", "--only", "cassandra", env=env)
     assert done.returncode == 1
     assert done.stderr.strip() == "error: external Cassandra at 127.0.0.1:9999 does not answer CQL"
+
+
+def test_postgres_fresh_state_up_sql_down(tmp_path: Path) -> None:
+    """A cluster of its own (fresh state folder, another port): initdb, a table round trip as `airflow`, then down."""
+    env = {**os.environ, "CAPILLARIES_STATE_DIR": str(tmp_path), "CAPILLARIES_POSTGRES_PORT": "5439"}
+    env.pop("CAPILLARIES_AIRFLOW_DB_URL", None)
+    up = _capillaries("services", "up", "--only", "postgres", env=env)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert up.stdout.startswith("PostgreSQL 1") and "127.0.0.1:5439/airflow (started by capillaries" in up.stdout
+        url = f"postgresql://airflow:{(tmp_path / 'postgres' / 'password').read_text()}@127.0.0.1:5439/airflow"
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE t (id int PRIMARY KEY, name text)")
+            cur.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+            cur.execute("SELECT name FROM t ORDER BY id")
+            assert cur.fetchall() == [("a",), ("b",)]
+            cur.execute("SHOW listen_addresses")
+            assert cur.fetchone() == ("127.0.0.1",)
+        conn.close()
+        with pytest.raises(psycopg2.OperationalError):
+            psycopg2.connect(url.replace("airflow:", "airflow:wrong", 1), connect_timeout=3)
+    finally:
+        down = _capillaries("services", "down", "--only", "postgres", env=env)
+    assert down.stdout.startswith("PostgreSQL stopped (pid ")
+    status = _capillaries("services", "status", "--only", "postgres", env=env)
+    assert status.returncode == 1
+    assert status.stdout.strip() == "PostgreSQL down at 127.0.0.1:5439/airflow: no connection"
+
+
+def test_external_airflow_db_unreachable_fails_with_one_line() -> None:
+    env = {**os.environ, "CAPILLARIES_AIRFLOW_DB_URL": "postgresql+psycopg2://u:p@127.0.0.1:5998/x"}
+    done = _capillaries("services", "up", "--only", "postgres", env=env)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: external PostgreSQL at 127.0.0.1:5998/x (CAPILLARIES_AIRFLOW_DB_URL) does not accept connections"
+    )
