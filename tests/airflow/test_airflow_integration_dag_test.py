@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pendulum
+
+from tests.conftest import SHOP_ORDERS, write_shop_orders_params
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -207,19 +210,37 @@ def test_shop_orders_lookup_aggregates_and_py_calc_end_to_end(
 ) -> None:
     dag = serialize_dag(DAGS / "capillaries_shop_orders.py", "capillaries_shop_orders")
     out = tmp_path / "out"
-    shop = EXAMPLES / "shop_orders"
-    params = tmp_path / "shop_params.json"
-    params.write_text(
-        json.dumps(
-            {"dir_in": str(shop / "in"), "dir_py": str(shop / "py"), "dir_out": str(out), "totals_start_policy": "auto"}
-        )
-    )
+    params = write_shop_orders_params(tmp_path / "shop_params.json", out)
     dr = dag.test(
         logical_date=pendulum.datetime(2026, 11, 7, tz="UTC"),
         run_conf={"keyspace": keyspace, "params_path": str(params), "description": "integration test"},
     )
     assert set(_states(dr).values()) == {"success"}
     # C010 has no orders: the inner lookup drops the customer.
+    assert (out / "customer_tiers.csv").read_text() == CUSTOMER_TIERS
+    assert (out / "us_customer_totals.csv").read_text() == US_TOTALS
+
+
+def test_capillaries_dag_new_output_runs_shop_orders_to_success(
+    serialize_dag: Callable[[Path, str], Any], worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
+) -> None:
+    """The scaffold as documented (`capillaries dag new ... > dags/NAME.py`), run with its own params and keyspace."""
+    out = tmp_path / "out"
+    params = write_shop_orders_params(tmp_path / "shop_params.json", out)
+    dag_file = tmp_path / "dags" / "shop_orders_scaffold.py"
+    dag_file.parent.mkdir()
+    with open(dag_file, "wb") as f:
+        subprocess.run(
+            [sys.executable, "-m", "capillaries_provider.cli.main", "dag", "new", str(SHOP_ORDERS / "script.json")]
+            + ["--params", str(params), "--keyspace", keyspace, "--dag-id", "capillaries_shop_orders_scaffold"],
+            stdout=f,
+            check=True,
+        )
+    # serialize_dag parses with Airflow's default safe mode: the scaffold must be discovered without our callable.
+    dag = serialize_dag(dag_file, "capillaries_shop_orders_scaffold")
+    dr = dag.test()  # logical date now: the scaffold's start_date is today, so an earlier date would run no task
+    assert str(dr.state) == "success"
+    assert set(_states(dr).values()) == {"success"}
     assert (out / "customer_tiers.csv").read_text() == CUSTOMER_TIERS
     assert (out / "us_customer_totals.csv").read_text() == US_TOTALS
 
