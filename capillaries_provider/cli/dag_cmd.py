@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from capillaries_provider.cli.main import main
 from capillaries_provider.cli.run_cmd import absolute_url
 
 TEMPLATE = '''"""Airflow DAG written by `capillaries dag new`: one task per node of a Capillaries script.
@@ -74,8 +75,7 @@ def render(
 
 
 def new_dag(args: argparse.Namespace) -> int:
-    from capillaries_provider.cli.main import main
-
+    """Run `capillaries validate` itself (same checks, same messages), then print the file; exit code as validate's."""
     script = absolute_url(args.script)
     params = absolute_url(args.params) if args.params else None
     name = default_name(script)
