@@ -1,8 +1,10 @@
-"""Airflow 3.3 standalone on SQLite for this project: examples off, low parallelism, our `dags/` folder, plus
-the local `capillaries worker` processes its DAGs need and Airflow connections to the local services.
+"""Airflow 3.3 for this project as it runs in production, on one machine: api-server, scheduler, dag-processor and
+triggerer as separate processes sharing a PostgreSQL metadata database, tasks run by the LocalExecutor; examples
+off, low parallelism, our `dags/` folder, plus the local `capillaries worker` processes its DAGs need and Airflow
+connections to the local services.
 
-`airflow standalone` spawns its components as `airflow ...` by name, so the interpreter's `bin` folder (the venv)
-is put first on PATH.
+The components are started by name from the interpreter's `bin` folder (the venv), which is also put first on
+PATH for the processes they spawn.
 """
 
 from __future__ import annotations
@@ -11,17 +13,17 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from capillaries_provider.config import amqp_settings, cassandra_settings
-from capillaries_provider.services import workers_local
+from capillaries_provider.services import postgres, workers_local
+from capillaries_provider.services.airflow_api import RETRY_BUDGET_S, Client
 from capillaries_provider.services.process import (
     ServiceError,
+    log_tail,
     port_open,
     read_pid,
     state_dir,
@@ -31,7 +33,10 @@ from capillaries_provider.services.process import (
 from capillaries_provider.services.status import ServiceStatus
 
 API_PORT = 8080
+BASE_URL = f"http://127.0.0.1:{API_PORT}"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 START_TIMEOUT_S = 300.0
+MIGRATE_TIMEOUT_S = 600.0
 
 
 def airflow_home() -> Path:
@@ -74,26 +79,42 @@ def connection_env(queue: str | None = None, *, override: bool = False) -> dict[
 
 
 def airflow_env() -> dict[str, str]:
-    """Environment for every Airflow process of the local stack."""
-    venv_bin = str(Path(sys.executable).parent)
+    """Environment for every Airflow process of the local stack (the database must be up: its URL has a password)."""
     return {
         **os.environ,
         **connection_env(),
-        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": f"{_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
         "AIRFLOW_HOME": str(airflow_home()),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder().resolve()),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "16",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-        "AIRFLOW__API__PORT": str(API_PORT),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__MIGHT_CONTAIN_DAG_CALLABLE": "capillaries_provider.discovery.might_contain_dag",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.db_url(),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(API_PORT),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{BASE_URL}/execution/",
     }
+
+
+def _bin() -> Path:
+    return Path(sys.executable).parent
+
+
+def _pid_file(component: str) -> Path:
+    return airflow_home() / f"{component}.pid"
+
+
+def log_file(component: str) -> Path:
+    return airflow_home() / f"{component}.log"
 
 
 def _healthy() -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health", timeout=3) as resp:
+        with urllib.request.urlopen(f"{BASE_URL}/api/v2/monitor/health", timeout=3) as resp:
             body = json.load(resp)
     except Exception:
         return False
@@ -113,13 +134,14 @@ def admin_password() -> str | None:
 
 
 def status() -> ServiceStatus:
-    pid = read_pid(airflow_home() / "standalone.pid")
+    pids = {component: read_pid(_pid_file(component)) for component in COMPONENTS}
+    started = ", ".join(f"{component} {pid}" for component, pid in pids.items() if pid)
     return ServiceStatus(
         "Airflow",
         running=_healthy(),
-        address=f"http://127.0.0.1:{API_PORT}",
+        address=BASE_URL,
         version=_version(),
-        origin=f"started by capillaries, pid {pid}" if pid else "",
+        origin=f"started by capillaries: {started}" if started else "",
         detail="health endpoint not healthy",
     )
 
@@ -133,95 +155,77 @@ def _version() -> str | None:
         return None
 
 
-def up(*, foreground: bool = False) -> ServiceStatus:
-    """Start standalone in the background (or in the foreground) and wait until every component is healthy."""
+def up() -> ServiceStatus:
+    """Start the database, the workers and the Airflow components not yet running; wait until all are healthy."""
     home = airflow_home()
     home.mkdir(parents=True, exist_ok=True)
-    pid_file = home / "standalone.pid"
+    postgres.up()
     workers_local.up()
     env = airflow_env()
-    cmd = [str(Path(sys.executable).parent / "airflow"), "standalone"]
-    if foreground:
-        os.execve(cmd[0], cmd, env)
-    pid = read_pid(pid_file)
-    if pid is None:
-        if port_open("127.0.0.1", API_PORT):
-            raise ServiceError(f"port {API_PORT} is taken by a process capillaries did not start")
-        with (home / "standalone.log").open("ab") as out:
+    missing = [component for component in COMPONENTS if read_pid(_pid_file(component)) is None]
+    if "api-server" in missing and port_open("127.0.0.1", API_PORT):
+        raise ServiceError(f"port {API_PORT} is taken by a process capillaries did not start")
+    if missing:
+        _migrate(env)
+    for component in missing:
+        with log_file(component).open("ab") as out:
             proc = subprocess.Popen(
-                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                [str(_bin() / "airflow"), component],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
-        pid_file.write_text(str(proc.pid))
-        pid = proc.pid
-    started = pid
+        _pid_file(component).write_text(str(proc.pid))
+    pids = {component: read_pid(_pid_file(component)) for component in COMPONENTS}
     wait_until(
         _healthy,
         timeout=START_TIMEOUT_S,
-        alive=lambda: read_pid(pid_file) == started,
-        what="Airflow standalone",
-        logs=(home / "standalone.log",),
-        interval=3.0,
+        alive=lambda: all(read_pid(_pid_file(c)) == pid for c, pid in pids.items()),
+        what="Airflow",
+        logs=[log_file(component) for component in COMPONENTS],
+        interval=2.0,
     )
     return status()
 
 
+def _migrate(env: dict[str, str]) -> None:
+    """`airflow db migrate`: creates or upgrades the schema (and airflow.cfg with its secrets) before any component
+    starts, so the four share one JWT secret and never race on the schema."""
+    log = log_file("db-migrate")
+    with log.open("ab") as out:
+        done = subprocess.run(
+            [str(_bin() / "airflow"), "db", "migrate"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=MIGRATE_TIMEOUT_S,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise ServiceError(f"`airflow db migrate` failed; last lines of {log}:\n{log_tail(log)}")
+
+
 def down() -> str:
+    """Stop our Airflow components and workers (the database stays, like Cassandra: `services down` stops it)."""
+    stopped = []
+    for component in reversed(COMPONENTS):
+        pid = read_pid(_pid_file(component))
+        if pid is not None:
+            stop_pid(pid)
+            stopped.append(f"{component} {pid}")
+        _pid_file(component).unlink(missing_ok=True)
     workers = workers_local.down()
-    pid_file = airflow_home() / "standalone.pid"
-    pid = read_pid(pid_file)
-    if pid is None:
+    if not stopped:
         return f"Airflow: not started by capillaries, nothing to stop; {workers}"
-    stop_pid(pid)
-    pid_file.unlink(missing_ok=True)
-    return f"Airflow stopped (pid {pid}); {workers}"
+    return f"Airflow stopped ({', '.join(stopped)}); {workers}"
 
 
-def _api(method: str, path: str, token: str | None = None, body: object | None = None) -> dict[str, object]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{API_PORT}{path}", data=data, headers=headers, method=method)
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        result: dict[str, object] = json.load(resp)
-        return result
-
-
-def _token() -> str:
+def client(budget_s: float = RETRY_BUDGET_S, notify: Callable[[str], None] = lambda _line: None) -> Client:
+    """A REST client logged in as the local admin (password generated by the api-server on first start)."""
     password = admin_password()
     if password is None:
         raise ServiceError("no admin password found: is the local Airflow started (`capillaries airflow up`)?")
-    return str(_api("POST", "/auth/token", body={"username": "admin", "password": password})["access_token"])
-
-
-def trigger_dag(dag_id: str, conf: dict[str, object], *, wait: bool, timeout: float) -> str:
-    """Trigger a DAG run through the REST API (unpausing the DAG); with `wait`, return its final state.
-
-    A DAG file added while Airflow runs is parsed within the dag-processor's refresh interval, so the DAG is
-    awaited first.
-    """
-    token = _token()
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            _api("PATCH", f"/api/v2/dags/{dag_id}", token, {"is_paused": False})
-            break
-        except urllib.error.HTTPError as exc:
-            if exc.code != 404 or time.monotonic() > deadline:
-                raise ServiceError(f"DAG {dag_id!r} is not available in Airflow: HTTP {exc.code}") from None
-            time.sleep(3.0)
-    run = _api("POST", f"/api/v2/dags/{dag_id}/dagRuns", token, {"logical_date": None, "conf": conf})
-    run_id = str(run["dag_run_id"])
-    if not wait:
-        return f"{run_id}: {run['state']}"
-    quoted = urllib.parse.quote(run_id, safe="")
-    while time.monotonic() < deadline:
-        state = str(_api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}", token)["state"])
-        if state in ("success", "failed"):
-            if state == "failed":
-                tis = _api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances", token)["task_instances"]
-                failed = [str(ti["task_id"]) for ti in tis if ti["state"] == "failed"]  # type: ignore[attr-defined]
-                return f"{run_id}: failed (failed tasks: {', '.join(failed) or 'none'})"
-            return f"{run_id}: success"
-        time.sleep(3.0)
-    raise ServiceError(f"DAG run {run_id} of {dag_id} did not finish within {timeout:.0f} s")
+    return Client(BASE_URL, "admin", password, log_file=log_file("api-server"), budget_s=budget_s, notify=notify)
