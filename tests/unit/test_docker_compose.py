@@ -5,6 +5,7 @@ No Docker engine (nor the compose plugin) runs on our machines, so this structur
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -18,7 +19,23 @@ def test_compose_file_has_the_stack() -> None:
     assert services["cassandra"]["image"].startswith("cassandra:5.0")
     assert "management" in services["rabbitmq"]["image"]
     for component in ("api-server", "scheduler", "dag-processor", "triggerer"):
-        assert services[f"airflow-{component}"]["command"] == ["airflow", component]
+        service = services[f"airflow-{component}"]
+        assert service["command"] == ["airflow", component]
+        assert service["depends_on"]["airflow-init"] == {"condition": "service_completed_successfully"}
+        assert ("ports" in service) == (component == "api-server")
+    assert services["airflow-init"]["command"] == ["airflow", "db", "migrate"]
+    airflow_env = services["airflow-scheduler"]["environment"]
+    assert airflow_env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert airflow_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith(
+        "postgresql+psycopg2://airflow:airflow@postgres/"
+    )
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert (
+        airflow_env["AIRFLOW__CORE__MIGHT_CONTAIN_DAG_CALLABLE"] == "capillaries_provider.discovery.might_contain_dag"
+    )
+    # The connection ids the provider uses by default, as JSON the env secrets backend reads.
+    assert json.loads(airflow_env["AIRFLOW_CONN_CASSANDRA_DEFAULT"])["host"] == "cassandra"
+    assert json.loads(airflow_env["AIRFLOW_CONN_CAPILLARIES_AMQP_DEFAULT"])["host"] == "rabbitmq"
     assert services["worker"]["command"] == ["capillaries", "worker"]
     env = services["worker"]["environment"]
     assert env["CAPILLARIES_CASSANDRA_HOSTS"] == "cassandra"
