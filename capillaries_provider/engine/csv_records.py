@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from capillaries_provider.engine.file_errors import FileReadError
 
@@ -57,11 +58,27 @@ def _normalise(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+# Longest physical line read. A row is one Cassandra write, and Cassandra refuses a write larger than half a
+# commit-log segment (16 MiB by default), so a longer line could never be stored; refusing it while reading keeps a
+# worker's memory bounded by this limit rather than by the input (docs/reliability.md).
+MAX_CSV_LINE_BYTES = 16 << 20
+
+
 def iter_csv_file(path: str | Path, separator: str = ",") -> Iterator[tuple[int, list[str]]]:
     """Stream `(line_number, fields)` for every record of the file at `path` (line numbers are 1-based and physical)."""
     source = str(path)
     with open(path, "rb") as f:
-        yield from iter_csv_records(f, separator, source)
+        yield from iter_csv_records(_bounded_lines(f, source), separator, source)
+
+
+def _bounded_lines(f: BinaryIO, source: str) -> Iterator[bytes]:
+    """The file's lines; a line longer than MAX_CSV_LINE_BYTES is an error naming it, read no further than that."""
+    num_line = 0
+    while raw := f.readline(MAX_CSV_LINE_BYTES + 1):
+        num_line += 1
+        if len(raw) > MAX_CSV_LINE_BYTES:
+            raise CsvFormatError(source, num_line, f"line is longer than the limit of {MAX_CSV_LINE_BYTES:,} bytes")
+        yield raw
 
 
 def iter_csv_records(

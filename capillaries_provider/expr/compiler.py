@@ -336,6 +336,9 @@ class _Gen:
 _INT_TYPES = (T.INT, T.GO_INT)
 
 
+_FAST_FORMAT_WIDTHS = 1 << 16
+
+
 def python_format(fmt: str, types: list[ExprType]) -> str | None:
     """A Python %-format equal to Go's Sprintf(fmt) for args of these types, or None if not provably equal.
 
@@ -344,7 +347,7 @@ def python_format(fmt: str, types: list[ExprType]) -> str | None:
     `%%`. Anything else (floats, decimals, other flags, argument indexes, arity mismatch) goes through gofmt.
     """
     out: list[str] = []
-    i, n, argi = 0, len(fmt), 0
+    i, n, argi, widths = 0, len(fmt), 0, 0
     while i < n:
         j = fmt.find("%", i)
         if j < 0:
@@ -360,6 +363,7 @@ def python_format(fmt: str, types: list[ExprType]) -> str | None:
         while k < n and fmt[k].isdigit():
             k += 1
         width = fmt[width_start:k]
+        widths += int(width or 0)
         precision = ""
         if k < n and fmt[k] == ".":
             p_start = k
@@ -383,6 +387,8 @@ def python_format(fmt: str, types: list[ExprType]) -> str | None:
         else:
             return None
         i = k + 1
+    if widths > _FAST_FORMAT_WIDTHS:
+        return None  # gofmt bounds the result (MAX_FORMATTED_CHARS); here padding alone could be gigabytes
     return "".join(out) if argi == len(types) else None
 
 

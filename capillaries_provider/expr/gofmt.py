@@ -126,11 +126,28 @@ def _time_struct(t: _dt.datetime) -> _GoStruct:
     )
 
 
+# Longest text one format call may produce. Go bounds each width and precision at 1e6 (BADWIDTH/BADPREC above that)
+# but not their number; this bounds the memory one formatted value may take (docs/reliability.md).
+MAX_FORMATTED_CHARS = 1 << 24
+
+
+class _Output(list[str]):
+    """The pieces of one format call's result; refuses to grow past MAX_FORMATTED_CHARS."""
+
+    size = 0
+
+    def append(self, piece: str) -> None:
+        self.size += len(piece)
+        if self.size > MAX_FORMATTED_CHARS:
+            raise ValueError(f"formatted value is longer than the limit of {MAX_FORMATTED_CHARS:,} characters")
+        super().append(piece)
+
+
 class _Printer:
     """Port of Go's `pp` + `fmt` pair: one format call, flags reset per verb."""
 
     def __init__(self) -> None:
-        self.buf: list[str] = []
+        self.buf: list[str] = _Output()
         self.clear_flags()
         self.erroring = False
         self.arg: object | None = None

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from capillaries_provider.expr.types import INT64_MAX, INT64_MIN
 from capillaries_provider.script.errors import Problem, ScriptError, ScriptValidationError
+from capillaries_provider.script.limits import MAX_DOCUMENT_BYTES
 
 # Reserved parameters: replaced only in file-writer url templates at processing time (see runtime_url).
 BATCH_IDX_REF = "{batch_idx|string}"
@@ -70,6 +71,15 @@ def _check_param_values(params: Mapping[str, object], file: str) -> list[ScriptE
             )
         elif isinstance(value, list) and not all(isinstance(v, str) for v in value):
             errors.append(ScriptError(f"param {name!r} must be a list of strings", file=file, problem=Problem.PARAMS))
+        elif _refers_to(value, name):
+            errors.append(
+                ScriptError(
+                    f"param {name!r} refers to itself: values are substituted once, "
+                    "so a reference inside a value is never resolved",
+                    file=file,
+                    problem=Problem.PARAMS,
+                )
+            )
         elif isinstance(value, list) and not value:
             errors.append(
                 ScriptError(
@@ -79,6 +89,12 @@ def _check_param_values(params: Mapping[str, object], file: str) -> list[ScriptE
                 )
             )
     return errors
+
+
+def _refers_to(value: object, name: str) -> bool:
+    """Whether a string (or string list) value holds `{name}` or `{name|type}`: a self-reference never resolves."""
+    texts = value if isinstance(value, list) else [value]
+    return any(m.group(1) == name for t in texts if isinstance(t, str) for m in _LEFTOVER.finditer(normalize_refs(t)))
 
 
 def substitute(text: str, params: Mapping[str, object] | None, *, file: str = "") -> str:
@@ -103,12 +119,21 @@ def substitute(text: str, params: Mapping[str, object] | None, *, file: str = ""
     if errors:
         raise ScriptValidationError(errors)
 
+    size = len(text)
+
     def replace(m: re.Match[str]) -> str:
+        nonlocal size
         name, kind = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), "string")
         if name not in params:
             return m.group(0)
         rendered = _render(params[name], kind)
-        return m.group(0) if rendered is None else rendered
+        if rendered is None:
+            return m.group(0)
+        size += len(rendered) - len(m.group(0))
+        if size > MAX_DOCUMENT_BYTES:
+            message = f"substituting params makes the script longer than the limit of {MAX_DOCUMENT_BYTES:,} bytes"
+            raise ScriptValidationError([ScriptError(message, file=file, problem=Problem.PARAMS)])
+        return rendered
 
     out = _REPLACEABLE.sub(replace, text)
     for m in _LEFTOVER.finditer(out):
