@@ -23,10 +23,10 @@ from capillaries_provider.hooks.capillaries import DEFAULT_AMQP_CONN_ID, DEFAULT
 from capillaries_provider.operators.node import CapillariesNodeOperator
 from capillaries_provider.operators.run import CapillariesFinishRunOperator, CapillariesStartRunOperator
 from capillaries_provider.operators.script_cache import load_script_cached
-from capillaries_provider.script.fetch import url_scheme
 from capillaries_provider.script.graph import parents, topological_order
 from capillaries_provider.script.model import Node, NodeType, Script
 from capillaries_provider.script.names import validate_keyspace_name
+from capillaries_provider.storage.urls import url_scheme
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from capillaries_provider.config import amqp_settings, cassandra_settings
 from capillaries_provider.engine.ports import Driver
 from capillaries_provider.engine.run import start_run, stop_run
 from capillaries_provider.script.errors import ScriptLoadError
-from capillaries_provider.script.fetch import url_scheme
 from capillaries_provider.script.loader import load_script
 from capillaries_provider.script.names import validate_keyspace_name
+from capillaries_provider.storage.urls import url_scheme
 from capillaries_provider.store.session import close, connect, drop_keyspace, keyspace_exists
 from capillaries_provider.store.workflow import WorkflowStore
 from capillaries_provider.worker.backend import CassandraBackend

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from capillaries_provider.engine.file_errors import FileReadError
 
@@ -64,14 +64,20 @@ def _normalise(raw: bytes) -> str:
 MAX_CSV_LINE_BYTES = 16 << 20
 
 
-def iter_csv_file(path: str | Path, separator: str = ",") -> Iterator[tuple[int, list[str]]]:
-    """Stream `(line_number, fields)` for every record of the file at `path` (line numbers are 1-based and physical)."""
-    source = str(path)
+def iter_csv_file(
+    path: str | Path | IO[bytes], separator: str = ",", source: str | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """Stream `(line_number, fields)` for every record of the file at `path`, or of an open binary stream (a remote
+    file) named `source` in messages. Line numbers are 1-based and physical."""
+    if not isinstance(path, str | Path):
+        yield from iter_csv_records(_bounded_lines(path, source or "<stream>"), separator, source or "<stream>")
+        return
+    source = source or str(path)
     with open(path, "rb") as f:
         yield from iter_csv_records(_bounded_lines(f, source), separator, source)
 
 
-def _bounded_lines(f: BinaryIO, source: str) -> Iterator[bytes]:
+def _bounded_lines(f: BinaryIO | IO[bytes], source: str) -> Iterator[bytes]:
     """The file's lines; a line longer than MAX_CSV_LINE_BYTES is an error naming it, read no further than that."""
     num_line = 0
     while raw := f.readline(MAX_CSV_LINE_BYTES + 1):

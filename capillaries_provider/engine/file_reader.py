@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from capillaries_provider.engine.cell_convert import CellSpec, Converter, convert_cell, make_converter
 from capillaries_provider.engine.csv_records import iter_csv_file
@@ -53,11 +54,12 @@ def _resolve_header(columns: Sequence[CsvColumn], header: list[str], source: str
 
 
 def iter_csv_rows(
-    path: str | Path,
+    path: str | Path | IO[bytes],
     columns: Sequence[CsvColumn],
     hdr_line_idx: int = 0,
     first_data_line_idx: int = 0,
     separator: str = ",",
+    source: str | None = None,
 ) -> Iterator[tuple[int, Row]]:
     """Stream converted data rows of a CSV file as `(physical_line, row)`.
 
@@ -65,14 +67,14 @@ def iter_csv_rows(
     record at `hdr_line_idx` resolves the column indexes; records at or after `first_data_line_idx` are data.
     In name mode a file without its header line (e.g. empty) is an error.
     """
-    source = str(path)
+    source = source or str(path)
     by_header = any(c.col_hdr for c in columns)
     indexes: list[int] | None = None if by_header else [c.col_idx for c in columns]
     names = [c.name for c in columns]
     specs = [c.cell_spec for c in columns]
     converters = [make_converter(s) for s in specs]
     plan = list(zip(names, specs, converters, strict=True))
-    for record_idx, (line, fields) in enumerate(iter_csv_file(path, separator)):
+    for record_idx, (line, fields) in enumerate(iter_csv_file(path, separator, source)):
         if by_header and record_idx == hdr_line_idx:
             indexes = _resolve_header(columns, fields, source, line)
             continue
@@ -127,12 +129,16 @@ def parquet_columns(reader: FileReader) -> Mapping[str, str]:
 
 
 def iter_file_rows(
-    path: str | Path, reader: FileReader, parquet_batch_rows: int = DEFAULT_BATCH_ROWS
+    path: str | Path | IO[bytes],
+    reader: FileReader,
+    parquet_batch_rows: int = DEFAULT_BATCH_ROWS,
+    source: str | None = None,
 ) -> Iterator[tuple[int, Row]]:
-    """Stream the rows of one local file of a file_table node, CSV or Parquet as the reader's format says."""
+    """Stream the rows of one file of a file_table node, CSV or Parquet as the reader's format says; `path` is a
+    local path or an open seekable binary stream (a remote file) named `source` in messages."""
     if reader.format is DataFormat.PARQUET:
-        return iter_parquet_rows(path, parquet_columns(reader), parquet_batch_rows)
+        return iter_parquet_rows(path, parquet_columns(reader), parquet_batch_rows, source)
     settings = reader.csv
     return iter_csv_rows(
-        path, csv_columns(reader), settings.hdr_line_idx, settings.first_data_line_idx, settings.separator
+        path, csv_columns(reader), settings.hdr_line_idx, settings.first_data_line_idx, settings.separator, source
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -92,12 +92,13 @@ def guess_column_type(col: Any) -> ParquetColumnInfo:
     )
 
 
-def open_parquet(path: str | Path) -> pq.ParquetFile:
-    """Open for streaming; INT96 is decoded at microsecond precision so far dates do not overflow nanoseconds."""
+def open_parquet(path: str | Path | IO[bytes], source: str | None = None) -> pq.ParquetFile:
+    """Open for streaming (a path, or a seekable stream read by ranges); INT96 is decoded at microsecond precision
+    so far dates do not overflow nanoseconds."""
     try:
         return pq.ParquetFile(path, coerce_int96_timestamp_unit="us")
     except (OSError, pa.ArrowException) as e:
-        raise ParquetReadError(f"cannot open parquet file {path}: {e}") from e
+        raise ParquetReadError(f"cannot open parquet file {source or path}: {e}") from e
 
 
 def schema_columns(pf: pq.ParquetFile, source: str) -> dict[str, Any]:
@@ -204,15 +205,18 @@ def _column_values(
 
 
 def iter_parquet_rows(
-    path: str | Path, columns: Mapping[str, str], batch_rows: int = DEFAULT_BATCH_ROWS
+    path: str | Path | IO[bytes],
+    columns: Mapping[str, str],
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    source: str | None = None,
 ) -> Iterator[tuple[int, dict[str, Value]]]:
     """Stream `(row_number, {capillaries_column: value})` reading only the Parquet columns in `columns`.
 
     `columns` maps a Capillaries column name to its Parquet column name (`parquet.col_name`); row numbers are
     0-based positions in the file. Values have the types guessed from the file schema (see `guess_column_type`).
     """
-    source = str(path)
-    with open_parquet(path) as pf:
+    source = source or str(path)
+    with open_parquet(path, source) as pf:
         parquet_names = list(dict.fromkeys(columns.values()))
         infos = column_infos(pf, parquet_names, source)
         out_names = list(columns)

@@ -53,6 +53,7 @@ from capillaries_provider.script.model import (
     TopDef,
 )
 from capillaries_provider.script.names import identifier_problem
+from capillaries_provider.storage.urls import READ_SCHEMES, WRITE_SCHEMES, scheme_problem
 
 MAX_BATCHES_TOTAL = 32767  # batch_idx is an int16 in Capillaries' state tables (spec 1.4 quirk)
 MAX_ROWSET_SIZE = 100_000
@@ -108,6 +109,12 @@ class Decoder:
 
     def err(self, node: str | None, key: str | None, message: str, detail: str | None = None) -> None:
         self.errors.append(ScriptError(message, file=self.file, node=node, key=key, detail=detail))
+
+    def check_scheme(self, node: str, key: str, url: str, schemes: tuple[str, ...]) -> None:
+        """An unknown URL scheme is a script error now, not a failed batch later (spec 9.1)."""
+        problem = scheme_problem(url, schemes)
+        if problem:
+            self.err(node, key, problem)
 
     def _get(self, obj: Mapping[str, Any], name: str, node: str | None, path: str, kinds: tuple[type, ...]) -> Any:
         v = get_key(obj, name)
@@ -319,6 +326,7 @@ class Decoder:
         for i, u in enumerate(urls_raw or []):
             if isinstance(u, str):
                 urls.append(u)
+                self.check_scheme(node, f"r.urls[{i}]", u, READ_SCHEMES)
             else:
                 self.err(node, f"r.urls[{i}]", f"expected string, got {_json_kind(u)}")
         if not urls_raw:
@@ -481,6 +489,8 @@ class Decoder:
         url = self.str_(raw, "url_template", node, "w.url_template")
         if not url:
             self.err(node, "w.url_template", "file creator requires url_template")
+        else:
+            self.check_scheme(node, "w.url_template", url, WRITE_SCHEMES)
         raw_cols = self.list_(raw, "columns", node, "w.columns")
         if not raw_cols:
             self.err(node, "w.columns", "file creator requires at least one column")
@@ -627,6 +637,7 @@ class Decoder:
         for i, u in enumerate(self.list_(raw, "python_code_urls", node, "p.python_code_urls") or []):
             if isinstance(u, str):
                 urls.append(u)
+                self.check_scheme(node, f"p.python_code_urls[{i}]", u, READ_SCHEMES)
             else:
                 self.err(node, f"p.python_code_urls[{i}]", f"expected string, got {_json_kind(u)}")
         raw_fields = self.obj(raw, "calculated_fields", node, "p.calculated_fields")
@@ -689,6 +700,8 @@ class Decoder:
         criteria = None
         if raw_criteria is not None:
             criteria = self.tag_criteria(node, raw_criteria, "p.tag_criteria")
+        if url:
+            self.check_scheme(node, "p.tag_criteria_url", url, READ_SCHEMES)
         if not tag_field:
             return None
         return TagAndDenormalizeDef(tag_field, criteria, url)

@@ -1,21 +1,24 @@
 """Reading scripts, params and referenced files by URL (spec 9.1).
 
-Capillaries reads everything (script, params, py_calc code, tag criteria) through one fetcher keyed by URL scheme.
-Only local paths are implemented here; `http(s)`, `s3` and `sftp` plug in later as further `Fetcher`s (e.g. over
-fsspec) registered by scheme, so the loader never needs to change. An unsupported scheme is a clear error, not a
-connectivity problem: retrying would not help.
+Capillaries reads everything (script, params, py_calc code, tag criteria) through one fetcher keyed by URL scheme:
+local paths here, `s3`, `http(s)` and `sftp` through `storage.remote`. An unsupported scheme, a missing file or a
+refused credential is a clear error; only timeouts, 5xx answers and dropped connections (after the storage layer's
+own retries) are connectivity problems worth retrying later.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Protocol
 
-from capillaries_provider.config import file_roots
 from capillaries_provider.script.errors import ScriptError, ScriptFetchError, ScriptValidationError
 from capillaries_provider.script.limits import MAX_DOCUMENT_BYTES
+from capillaries_provider.storage.files import PathOutsideRootsError, local_path
+from capillaries_provider.storage.urls import READ_SCHEMES, redact, scheme_problem, url_scheme
+
+if TYPE_CHECKING:
+    from capillaries_provider.storage.remote import RemoteStorage
 
 
 class Fetcher(Protocol):
@@ -38,50 +41,50 @@ class LocalFileFetcher:
                 data = b"" if size > MAX_DOCUMENT_BYTES else f.read(MAX_DOCUMENT_BYTES + 1)
         except OSError as e:
             raise ScriptFetchError(f"cannot read {url}: {e.strerror or e}") from e
-        size = max(size, len(data))  # a pipe or device reports no size
-        if size > MAX_DOCUMENT_BYTES:
-            message = f"file is {size:,} bytes, more than the limit of {MAX_DOCUMENT_BYTES:,} the loader reads"
-            raise ScriptValidationError([ScriptError(message, file=url)])
-        return data
+        return _within_limit(data, max(size, len(data)), url)  # a pipe or device reports no size
 
 
-def url_scheme(url: str) -> str:
-    """The lower-cased scheme, '' for plain paths."""
-    return urlsplit(url).scheme.lower()
+def _within_limit(data: bytes, size: int, url: str) -> bytes:
+    if size > MAX_DOCUMENT_BYTES:
+        message = f"file is more than the limit of {MAX_DOCUMENT_BYTES:,} bytes the loader reads"
+        raise ScriptValidationError([ScriptError(message, file=redact(url))])
+    return data
 
 
-class PathOutsideRootsError(PermissionError):
-    """A script names a local file outside the configured `CAPILLARIES_FILE_ROOTS` (a permanent error)."""
+class RemoteFetcher:
+    """`s3://`, `http(s)://` and `sftp://` through the storage layer (the process's shared one by default)."""
 
+    def __init__(self, storage: RemoteStorage | None = None) -> None:
+        self._storage = storage
 
-def local_path(url: str) -> str:
-    """The filesystem path of a plain path or `file://` URL; it must lie under a configured file root, if any."""
-    parts = urlsplit(url)
-    path = unquote(parts.path) if parts.scheme.lower() == "file" else url
-    roots = file_roots()
-    if roots:
-        real = os.path.realpath(path)
-        if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots):
-            raise PathOutsideRootsError(f"{url} is outside the allowed file roots ({os.pathsep.join(roots)})")
-    return path
+    def read_bytes(self, url: str) -> bytes:
+        from capillaries_provider.storage.errors import RemoteFileError
+        from capillaries_provider.storage.remote import shared_storage
+
+        try:
+            data = (self._storage or shared_storage()).read_bytes(url, MAX_DOCUMENT_BYTES)
+        except RemoteFileError as e:
+            if e.transient:
+                raise ScriptFetchError(str(e)) from None
+            raise ScriptValidationError([ScriptError(str(e), file=redact(url))]) from None
+        return _within_limit(data, len(data), url)
 
 
 class SchemeFetcher:
-    """Dispatches by URL scheme; schemes without a registered fetcher are rejected with the list of supported ones."""
+    """Dispatches by URL scheme: local paths, then `s3`, `http(s)` and `sftp` over `storage` (the process's shared
+    storage when None); other schemes are rejected with the list of supported ones."""
 
-    def __init__(self, fetchers: Mapping[str, Fetcher] | None = None) -> None:
+    def __init__(self, storage: RemoteStorage | None = None, fetchers: Mapping[str, Fetcher] | None = None) -> None:
         local = LocalFileFetcher()
-        self._fetchers: dict[str, Fetcher] = {"": local, "file": local}
+        remote = RemoteFetcher(storage)
+        self._fetchers: dict[str, Fetcher] = {s: local if s in ("", "file") else remote for s in READ_SCHEMES}
         self._fetchers.update(fetchers or {})
 
     def read_bytes(self, url: str) -> bytes:
-        scheme = url_scheme(url)
-        fetcher = self._fetchers.get(scheme)
+        fetcher = self._fetchers.get(url_scheme(url))
         if fetcher is None:
-            supported = ", ".join(sorted(s + "://" if s else "local path" for s in self._fetchers))
-            raise ScriptValidationError(
-                [ScriptError(f"unsupported URL scheme {scheme!r} in {url}; supported: {supported}", file=url)]
-            )
+            problem = scheme_problem(url, tuple(self._fetchers))
+            raise ScriptValidationError([ScriptError(problem or "unsupported URL", file=redact(url))])
         return fetcher.read_bytes(url)
 
 

@@ -14,8 +14,10 @@ from capillaries_provider.engine.file_reader import iter_file_rows
 from capillaries_provider.engine.processors.context import BatchError, BatchJob, BatchStats, writing
 from capillaries_provider.engine.processors.rows import RowEvalError, TableRowBuilder
 from capillaries_provider.expr.types import FieldType, Value
-from capillaries_provider.script.fetch import local_path, url_scheme
 from capillaries_provider.script.model import DataFormat
+from capillaries_provider.storage.errors import RemoteFileError
+from capillaries_provider.storage.files import input_source
+from capillaries_provider.storage.urls import redact
 
 HEARTBEAT_ROWS = 100
 
@@ -49,8 +51,7 @@ def run_file_table(job: BatchJob) -> BatchStats:
             f"batch {task.batch_idx}: file index {task.first_token} outside r.urls ({len(reader.urls)} urls)"
         )
     url = reader.urls[task.first_token]
-    if url_scheme(url) not in ("", "file"):
-        raise BatchError(f"{url}: only local files can be read by this worker")
+    shown = redact(url)
     builder = TableRowBuilder.for_node(job.script, node)
     started = time.monotonic()
     read = written = 0
@@ -58,20 +59,23 @@ def run_file_table(job: BatchJob) -> BatchStats:
     sink = job.data.row_writer(task.ks, creator, task.run_id, task.batch_idx)
     with writing(sink):
         try:
-            for line, row in iter_file_rows(local_path(url), reader):
-                if check_types:
-                    _check_parquet_types(row, reader.field_types, url)
-                    check_types = False
-                read += 1
-                try:
-                    out = builder.build({"r": row})
-                except RowEvalError as e:
-                    raise BatchError(f"{url}, line {line}: {e}") from e
-                if out is not None:
-                    sink.write(out)
-                    written += 1
-                if read % HEARTBEAT_ROWS == 0:
-                    job.heartbeat()
+            with input_source(url) as source:
+                for line, row in iter_file_rows(source, reader, source=shown):
+                    if check_types:
+                        _check_parquet_types(row, reader.field_types, shown)
+                        check_types = False
+                    read += 1
+                    try:
+                        out = builder.build({"r": row})
+                    except RowEvalError as e:
+                        raise BatchError(f"{shown}, line {line}: {e}") from e
+                    if out is not None:
+                        sink.write(out)
+                        written += 1
+                    if read % HEARTBEAT_ROWS == 0:
+                        job.heartbeat()
+        except RemoteFileError as e:
+            raise BatchError(str(e)) from None
         except OSError as e:
-            raise BatchError(f"{url}: cannot read file: {e}") from e
-    return BatchStats(url, creator.name, read, written, time.monotonic() - started)
+            raise BatchError(f"{shown}: cannot read file: {e}") from e
+    return BatchStats(shown, creator.name, read, written, time.monotonic() - started)

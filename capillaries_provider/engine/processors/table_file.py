@@ -1,16 +1,15 @@
 """table_file (spec 6.6): the batch's rows of `r.table` -> `w.columns` -> having -> one CSV or Parquet file.
 
-The output goes to a temporary file next to the target and is renamed into place only when complete, so a failed
-or interrupted batch never leaves a half-written file under the final name. With `top`, only `limit` rows are kept
+The output goes to a temporary file and becomes the target only when complete (renamed next to a local target,
+uploaded atomically to S3 or SFTP), so a failed or interrupted batch never leaves a half-written file under the
+final name. With `top`, only `limit` rows are kept
 (bounded heap), then written sorted by the order key; without it rows are written in the order read.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from capillaries_provider.engine.csv_writer import CsvFileWriter
 from capillaries_provider.engine.parquet_writer import ParquetFileWriter
@@ -18,8 +17,10 @@ from capillaries_provider.engine.processors.context import BatchError, BatchJob,
 from capillaries_provider.engine.processors.rows import FileRowBuilder, RowEvalError, referenced_fields
 from capillaries_provider.engine.top import TopByOrder
 from capillaries_provider.expr.types import Value
-from capillaries_provider.script.fetch import local_path, url_scheme
 from capillaries_provider.script.model import DataFormat, FileCreator
+from capillaries_provider.storage.errors import RemoteFileError
+from capillaries_provider.storage.files import output_target
+from capillaries_provider.storage.urls import redact
 
 _BATCH_IDX = ("{batch_idx}", "{batch_idx|string}")
 _RUN_ID = ("{run_id}", "{run_id|string}")
@@ -45,9 +46,7 @@ def run_table_file(job: BatchJob) -> BatchStats:
     reader, creator = node.table_reader, node.file_creator
     assert reader is not None and creator is not None
     url = output_url(creator.url_template, task.batch_idx, task.run_id)
-    if url_scheme(url) not in ("", "file"):
-        raise BatchError(f"{url}: only local output files can be written by this worker")
-    target = Path(local_path(url))
+    shown = redact(url)
     builder = FileRowBuilder(creator, {"r": job.script.reader_fields(node)})
     fields = referenced_fields([c.expression for c in creator.columns], "r", job.script.reader_fields(node))
     source = f"{reader.table}_{job.reader_run_id:05d}"
@@ -55,10 +54,8 @@ def run_table_file(job: BatchJob) -> BatchStats:
     top = TopByOrder(creator.top.order, creator.top.limit) if creator.top is not None else None
     started = time.monotonic()
     read = written = 0
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with _open(str(tmp), creator) as out:
+        with output_target(url) as tmp, _open(str(tmp), creator) as out:
             pages = job.data.read_token_range(
                 task.ks, reader.table, job.reader_run_id, fields, task.first_token, task.last_token, reader.rowset_size
             )
@@ -68,7 +65,7 @@ def run_table_file(job: BatchJob) -> BatchStats:
                     try:
                         values = builder.build({"r": row})
                     except RowEvalError as e:
-                        raise BatchError(f"{source} row {read} of the batch -> {url}: {e}") from e
+                        raise BatchError(f"{source} row {read} of the batch -> {shown}: {e}") from e
                     if values is None:
                         continue
                     ordered: Sequence[Value] = [values[n] for n in names]
@@ -82,9 +79,8 @@ def run_table_file(job: BatchJob) -> BatchStats:
                 for ordered in top.sorted_rows():
                     out.write_row(ordered)
                     written += 1
-        os.replace(tmp, target)
+    except RemoteFileError as e:
+        raise BatchError(str(e)) from None
     except OSError as e:
-        raise BatchError(f"{url}: cannot write file: {e}") from e
-    finally:
-        tmp.unlink(missing_ok=True)
-    return BatchStats(source, str(target), read, written, time.monotonic() - started)
+        raise BatchError(f"{shown}: cannot write file: {e}") from e
+    return BatchStats(source, shown, read, written, time.monotonic() - started)

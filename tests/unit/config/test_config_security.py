@@ -10,7 +10,8 @@ import pytest
 
 from capillaries_provider.config import cassandra_settings, file_roots
 from capillaries_provider.script.errors import ScriptValidationError
-from capillaries_provider.script.fetch import LocalFileFetcher, PathOutsideRootsError, local_path
+from capillaries_provider.script.fetch import LocalFileFetcher
+from capillaries_provider.storage.files import PathOutsideRootsError, local_path
 from capillaries_provider.store.session import tls_context
 
 

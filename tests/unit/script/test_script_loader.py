@@ -234,7 +234,7 @@ def test_custom_fetcher_by_scheme() -> None:
         def read_bytes(self, url: str) -> bytes:
             return json.dumps(_base()).encode() if url.endswith(".json") else b"dir_in: /m\ndir_out: /o\n"
 
-    s = load_script("mem://s.json", "mem://p.yaml", fetcher=SchemeFetcher({"mem": Memory()}))
+    s = load_script("mem://s.json", "mem://p.yaml", fetcher=SchemeFetcher(fetchers={"mem": Memory()}))
     reader = s.nodes["read_orders"].file_reader
     assert reader is not None and reader.urls == ("/m/orders.csv",)
 
