@@ -1,9 +1,15 @@
 """Turn a Capillaries script into Airflow tasks: `CapillariesDag`, `CapillariesTaskGroup`, `build_airflow_graph`.
 
 One task per script node (named after the node, dependencies mirroring the script graph) between a `start_run`
-task, which allocates the Capillaries run, and a `finish_run` task, which records how it ended. Parsing touches
-only the local script and params files: no network, no database, no Airflow connections. The loaded script is
-cached by file identity (`operators.script_cache`) so the dag-processor's re-parses cost almost nothing.
+task, which allocates the Capillaries run, and a `finish_run` task, which records how it ended. Parsing reads
+the script and params files, and nothing else: no database. They may be local paths or URLs (`s3://`, `http(s)://`,
+`sftp://`); with `aws_conn_id` / `sftp_conn_id` remote files are read with those Airflow connections' credentials
+(`hooks.storage_connections`), otherwise with the environment's. The loaded script is cached by file identity, and
+remote loads for a minute (`operators.script_cache`), so the dag-processor's re-parses cost almost nothing.
+
+Workers are not configured by Airflow: `capillaries worker` processes read remote files with the credentials of
+their own environment (`AWS_*`, `CAPILLARIES_S3_ENDPOINT_URL`, `CAPILLARIES_SFTP_PRIVATE_KEYS`,
+`CAPILLARIES_CA_PATH`) and must be able to read the same URLs.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ from typing import Any
 from airflow.sdk import DAG, Asset, BaseOperator, Param, TaskGroup
 
 from capillaries_provider.hooks.capillaries import DEFAULT_AMQP_CONN_ID, DEFAULT_CASSANDRA_CONN_ID
+from capillaries_provider.hooks.storage_connections import StorageConnectionError, storage_path_url
 from capillaries_provider.operators.node import CapillariesNodeOperator
 from capillaries_provider.operators.run import CapillariesFinishRunOperator, CapillariesStartRunOperator
 from capillaries_provider.operators.script_cache import load_script_cached
 from capillaries_provider.script.graph import parents, topological_order
 from capillaries_provider.script.model import Node, NodeType, Script
 from capillaries_provider.script.names import validate_keyspace_name
-from capillaries_provider.storage.urls import url_scheme
+from capillaries_provider.storage.urls import redact, url_scheme
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +137,31 @@ def capillaries_params(
     }
 
 
+def resolve_storage_paths(
+    script_path: Any, params_path: Any, aws_conn_id: str | None, sftp_conn_id: str | None
+) -> tuple[str, str | None, str | None, str | None]:
+    """(script url, params url, aws_conn_id, sftp_conn_id) from strings or `ObjectStoragePath`s.
+
+    An `ObjectStoragePath` brings its connection id (`s3://conn_id@bucket/key`); it must agree with an explicit one.
+    """
+    conns: dict[str, str | None] = {"aws_conn_id": aws_conn_id, "sftp_conn_id": sftp_conn_id}
+    urls: list[str | None] = []
+    for value in (script_path, params_path):
+        if value is None or value == "":
+            urls.append(None)
+            continue
+        url, aws, sftp = storage_path_url(value)
+        urls.append(url)
+        for name, found in (("aws_conn_id", aws), ("sftp_conn_id", sftp)):
+            if found and conns[name] and conns[name] != found:
+                raise StorageConnectionError(f"{redact(url)} names connection {found!r} but {name} is {conns[name]!r}")
+            conns[name] = conns[name] or found
+    script_url = urls[0]
+    if script_url is None:
+        raise ValueError("script_path is required")
+    return script_url, urls[1], conns["aws_conn_id"], conns["sftp_conn_id"]
+
+
 def build_airflow_graph(
     script: Script,
     *,
@@ -142,12 +174,15 @@ def build_airflow_graph(
     amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
     node_operator_kwargs: Mapping[str, Any] | None = None,
     assets_keyspace: str | None = None,
+    aws_conn_id: str | None = None,
+    sftp_conn_id: str | None = None,
 ) -> dict[str, BaseOperator]:
     """Create start_run, one node task per script node and finish_run in the current DAG / TaskGroup context.
 
     `keyspace`, `params_path`, `start_nodes` and `description` may be Jinja templates (e.g. `{{ params.keyspace }}`)
     rendered when start_run runs. With `assets_keyspace`, node tasks update an Asset per output table or file (see
-    `node_assets`). Returns the tasks by name: node names plus `start_run` and `finish_run`.
+    `node_assets`). `aws_conn_id` / `sftp_conn_id` go to start_run and the node tasks, which read the script (and
+    params) with those connections. Returns the tasks by name: node names plus `start_run` and `finish_run`.
     """
     clashes = {START_RUN_TASK_ID, FINISH_RUN_TASK_ID} & {node_task_id(n) for n in script.nodes}
     if clashes:
@@ -164,6 +199,8 @@ def build_airflow_graph(
         description=description,
         cassandra_conn_id=cassandra_conn_id,
         amqp_conn_id=amqp_conn_id,
+        aws_conn_id=aws_conn_id,
+        sftp_conn_id=sftp_conn_id,
         doc_md="Starts the Capillaries run: allocates the run id, computes the affected nodes, creates their tables.",
     )
     tasks: dict[str, BaseOperator] = {START_RUN_TASK_ID: start}
@@ -175,6 +212,8 @@ def build_airflow_graph(
             start_run_task_id=start.task_id,
             cassandra_conn_id=cassandra_conn_id,
             amqp_conn_id=amqp_conn_id,
+            aws_conn_id=aws_conn_id,
+            sftp_conn_id=sftp_conn_id,
             doc_md=_node_doc(node),
             outlets=node_assets(node, assets_keyspace) if assets_keyspace else [],
             **dict(node_operator_kwargs or {}),
@@ -207,29 +246,40 @@ class CapillariesDag(DAG):
 
     The trigger form offers `keyspace`, `start_nodes`, `params_path` and `description` (run conf overrides them).
     With `emit_assets`, node tasks update an Asset per output table/file, named with the default `keyspace`.
+
+    `script_path` and `params_path` are local paths, URLs (`s3://`, `http(s)://`, `sftp://`) or Airflow
+    `ObjectStoragePath`s (`ObjectStoragePath("s3://aws_conn@bucket/script.json")` sets `aws_conn_id`). With
+    `aws_conn_id` (an `aws` connection) and `sftp_conn_id` (an `sftp` connection), the DAG file parse and the
+    start_run and node tasks read them with those connections' credentials; without, with the environment's.
+    Workers always use their own environment (see `hooks.storage_connections`).
     Other keyword arguments go to `DAG` unchanged.
     """
 
     def __init__(
         self,
         *,
-        script_path: str,
+        script_path: Any,
         keyspace: str,
-        params_path: str | None = None,
+        params_path: Any = None,
         start_nodes: Sequence[str] | None = None,
         cassandra_conn_id: str = DEFAULT_CASSANDRA_CONN_ID,
         amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
         node_operator_kwargs: Mapping[str, Any] | None = None,
         emit_assets: bool = True,
+        aws_conn_id: str | None = None,
+        sftp_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         started = time.monotonic()
         validate_keyspace_name(keyspace)
-        script = load_script_cached(script_path, params_path)
+        script_path, params_path, aws_conn_id, sftp_conn_id = resolve_storage_paths(
+            script_path, params_path, aws_conn_id, sftp_conn_id
+        )
+        script = load_script_cached(script_path, params_path, aws_conn_id=aws_conn_id, sftp_conn_id=sftp_conn_id)
         params = capillaries_params(script, keyspace=keyspace, params_path=params_path, start_nodes=start_nodes)
         params.update(kwargs.pop("params", None) or {})
         kwargs.setdefault("max_active_tasks", max(16, len(script.nodes)))
-        kwargs.setdefault("doc_md", f"Capillaries script `{script_path}` ({len(script.nodes)} nodes).")
+        kwargs.setdefault("doc_md", f"Capillaries script `{redact(script_path)}` ({len(script.nodes)} nodes).")
         super().__init__(params=params, **kwargs)
         self.script = script
         with self:
@@ -244,8 +294,12 @@ class CapillariesDag(DAG):
                 amqp_conn_id=amqp_conn_id,
                 node_operator_kwargs=node_operator_kwargs,
                 assets_keyspace=keyspace if emit_assets else None,
+                aws_conn_id=aws_conn_id,
+                sftp_conn_id=sftp_conn_id,
             )
-        log.info("built Capillaries DAG %s from %s in %.3f s", self.dag_id, script_path, time.monotonic() - started)
+        log.info(
+            "built Capillaries DAG %s from %s in %.3f s", self.dag_id, redact(script_path), time.monotonic() - started
+        )
 
 
 class CapillariesTaskGroup(TaskGroup):
@@ -253,25 +307,31 @@ class CapillariesTaskGroup(TaskGroup):
 
     `keyspace`, `start_nodes` and `description` are fixed values or Jinja templates; `params_path` is a plain path
     (the script is loaded with it at parse time); `start_nodes` defaults to the script's file-reading nodes.
+    `script_path`, `params_path`, `aws_conn_id` and `sftp_conn_id` work as in `CapillariesDag`.
     """
 
     def __init__(
         self,
         *,
-        script_path: str,
+        script_path: Any,
         keyspace: str,
-        params_path: str | None = None,
+        params_path: Any = None,
         start_nodes: Sequence[str] | str | None = None,
         description: str = "",
         cassandra_conn_id: str = DEFAULT_CASSANDRA_CONN_ID,
         amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
         node_operator_kwargs: Mapping[str, Any] | None = None,
         emit_assets: bool = True,
+        aws_conn_id: str | None = None,
+        sftp_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         if "{{" not in keyspace:
             validate_keyspace_name(keyspace)
-        script = load_script_cached(script_path, params_path)
+        script_path, params_path, aws_conn_id, sftp_conn_id = resolve_storage_paths(
+            script_path, params_path, aws_conn_id, sftp_conn_id
+        )
+        script = load_script_cached(script_path, params_path, aws_conn_id=aws_conn_id, sftp_conn_id=sftp_conn_id)
         super().__init__(**kwargs)
         self.script = script
         if start_nodes is None:
@@ -290,4 +350,6 @@ class CapillariesTaskGroup(TaskGroup):
                 amqp_conn_id=amqp_conn_id,
                 node_operator_kwargs=node_operator_kwargs,
                 assets_keyspace=keyspace if emit_assets and "{{" not in keyspace else None,
+                aws_conn_id=aws_conn_id,
+                sftp_conn_id=sftp_conn_id,
             )

@@ -28,7 +28,8 @@ class CapillariesNodeOperator(BaseOperator):
     """Run one script node of the run started by `start_run_task_id`; skipped when the run does not affect it.
 
     The task succeeds when every batch succeeded and fails with the failing batch's error text. Killing the task
-    (or marking it failed while it waits) stops the Capillaries run.
+    (or marking it failed while it waits) stops the Capillaries run. `aws_conn_id` / `sftp_conn_id` are the
+    connections the script is read with (the same as start_run's); workers use their own environment.
     """
 
     template_fields: Sequence[str] = ("node",)
@@ -43,6 +44,8 @@ class CapillariesNodeOperator(BaseOperator):
         amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
         poll_interval: float = NODE_POLL_INTERVAL_S,
         node_timeout: timedelta | None = None,
+        aws_conn_id: str | None = None,
+        sftp_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         # Upstream nodes the run does not affect are skipped; this node still runs (reading earlier runs' tables).
@@ -54,6 +57,8 @@ class CapillariesNodeOperator(BaseOperator):
         self.amqp_conn_id = amqp_conn_id
         self.poll_interval = poll_interval
         self.node_timeout = node_timeout
+        self.aws_conn_id = aws_conn_id
+        self.sftp_conn_id = sftp_conn_id
         self._run: RunInfo | None = None
 
     def execute(self, context: Context) -> None:
@@ -64,7 +69,9 @@ class CapillariesNodeOperator(BaseOperator):
                 f" (start nodes: {', '.join(run.start_nodes)})"
             )
         self._run = run
-        script = load_script_cached(run.script_path, run.params_path)
+        script = load_script_cached(
+            run.script_path, run.params_path, aws_conn_id=self.aws_conn_id, sftp_conn_id=self.sftp_conn_id
+        )
         if self.node not in script.nodes:
             raise AirflowException(f"node {self.node} is not in script {run.script_path}")
         node = script.nodes[self.node]

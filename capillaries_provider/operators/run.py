@@ -48,7 +48,9 @@ class CapillariesStartRunOperator(BaseOperator):
     """Start the Capillaries run of this DAG run: run id, affected nodes, tables, run status `start`.
 
     Idempotent per DAG run: a retry or clear finds the run started before instead of starting another one.
-    Returns (as XCom) the `RunInfo` dict that node tasks read.
+    Returns (as XCom) the `RunInfo` dict that node tasks read. With `aws_conn_id` / `sftp_conn_id`, a script or
+    params file given by URL is read with those connections' credentials (`hooks.storage_connections`); the
+    workers read the same URLs with the credentials of their own environment.
     """
 
     template_fields: Sequence[str] = ("keyspace", "params_path", "start_nodes", "description")
@@ -64,10 +66,14 @@ class CapillariesStartRunOperator(BaseOperator):
         description: str = "",
         cassandra_conn_id: str = DEFAULT_CASSANDRA_CONN_ID,
         amqp_conn_id: str = DEFAULT_AMQP_CONN_ID,
+        aws_conn_id: str | None = None,
+        sftp_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.script_path = script_path
+        self.aws_conn_id = aws_conn_id
+        self.sftp_conn_id = sftp_conn_id
         self.keyspace = keyspace
         self.start_nodes = start_nodes
         self.params_path = params_path
@@ -78,7 +84,9 @@ class CapillariesStartRunOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, object]:
         starts = parse_node_list(self.start_nodes)
         params_path = self.params_path or ""
-        script = load_script_cached(self.script_path, params_path)
+        script = load_script_cached(
+            self.script_path, params_path, aws_conn_id=self.aws_conn_id, sftp_conn_id=self.sftp_conn_id
+        )
         hook = CapillariesHook(self.cassandra_conn_id, self.amqp_conn_id)
         marker = airflow_marker(self.dag_id, context["run_id"], self.task_id)
         with hook.backend(publish=False) as backend:

@@ -1,0 +1,276 @@
+"""A CapillariesDag whose script, params, input and output live on S3 (the real moto server of tests/remote).
+
+The Airflow side (DAG file parse, start_run and node tasks: this process, as `dag.test()` runs tasks in line) has
+no AWS credentials in its environment: it reads S3 only through the Airflow connection `capi_s3_test`, given as
+`AIRFLOW_CONN_CAPI_S3_TEST`. The `capillaries worker` subprocess is not configured by Airflow: it gets the S3
+endpoint and key pair from its environment. Neither the secret nor the key id may show up in logs, XComs, rendered
+fields, the metadata DB or error texts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+
+from tests.remote.conftest import s3_server  # noqa: F401  (the session fixture, used from this folder)
+from tests.remote.servers import S3Server
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "dags" / "capillaries_examples" / "daily_sales"
+BUCKET = "capi-airflow-remote"
+PREFIX = "daily_sales"
+CONN_ID = "capi_s3_test"
+DAG_ID = "capillaries_s3_daily_sales"
+LARGE_SALES = (
+    "sale_id,region,amount,amount_with_tax\n"
+    "1,north,250.00,300.00\n"
+    "3,east,100.00,120.00\n"
+    "5,north,310.40,372.48\n"
+    "7,east,180.10,216.12\n"
+    "8,west,100.01,120.01\n"
+)
+# Credentials the Airflow side must not find in its environment, so only the connection can supply them.
+_AWS_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "CAPILLARIES_S3_ENDPOINT_URL",
+)
+
+DAG_FILE = """
+import pendulum
+from capillaries_provider import CapillariesDag
+
+dag = CapillariesDag(
+    dag_id={dag_id!r},
+    script_path={script!r},
+    params_path={params!r},
+    keyspace="s3_daily_sales",
+    aws_conn_id={conn_id!r},
+    schedule=None,
+    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    catchup=False,
+)
+"""
+
+
+def _url(key: str, bucket: str = BUCKET) -> str:
+    return f"s3://{bucket}/{PREFIX}/{key}"
+
+
+def _aws_connection(server: S3Server, **extra: Any) -> str:
+    extra = {"endpoint_url": server.endpoint_url, "region_name": server.region, **extra}
+    return json.dumps({"conn_type": "aws", "login": server.key_id, "password": server.secret, "extra": extra})
+
+
+@pytest.fixture(scope="module")
+def airflow_side_env(s3_server: S3Server) -> Iterator[None]:  # noqa: F811
+    """This process's environment: the S3 connection, no AWS credentials, no metadata service, no ~/.aws."""
+    changes: dict[str, str | None] = {name: None for name in _AWS_ENV}
+    changes.update(
+        {
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_CONFIG_FILE": os.devnull,
+            f"AIRFLOW_CONN_{CONN_ID.upper()}": _aws_connection(s3_server),
+        }
+    )
+    old = {k: os.environ.get(k) for k in changes}
+    for k, v in changes.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def s3_files(s3_server: S3Server) -> None:  # noqa: F811
+    """The daily-sales example on S3: script, params (input and output folders on S3 too) and the input CSV."""
+    s3_server.make_bucket(BUCKET)
+    s3_server.put(BUCKET, f"{PREFIX}/script.json", (EXAMPLE / "script.json").read_bytes())
+    params = {"dir_in": f"s3://{BUCKET}/{PREFIX}/in", "dir_out": f"s3://{BUCKET}/{PREFIX}/out"}
+    s3_server.put(BUCKET, f"{PREFIX}/params.json", json.dumps(params).encode())
+    s3_server.upload_tree(EXAMPLE / "in", BUCKET, f"{PREFIX}/in")
+
+
+@pytest.fixture(scope="module")
+def s3_worker(
+    connections: None,
+    airflow_side_env: None,
+    s3_server: S3Server,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Path]:
+    """`capillaries worker` on the test queue, with S3 credentials from its environment; yields its log file."""
+    queue = json.loads(os.environ["AIRFLOW_CONN_CAPILLARIES_AMQP_DEFAULT"])["extra"]["queue"]
+    log = tmp_path_factory.mktemp("s3-worker") / "worker.log"
+    env = {**os.environ, **s3_server.env, "CAPILLARIES_AMQP_QUEUE": queue}
+    env.pop("AWS_SHARED_CREDENTIALS_FILE", None)
+    env.pop("AWS_CONFIG_FILE", None)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "capillaries_provider.cli.main", "worker", "--processes", "1", "--queue", queue],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            yield log
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    print(log.read_text()[-3000:])
+
+
+def _dag_file(tmp_path: Path, script: str, params: str, name: str = "s3_dag.py", dag_id: str = DAG_ID) -> Path:
+    path = tmp_path / name
+    path.write_text(DAG_FILE.format(dag_id=dag_id, script=script, params=params, conn_id=CONN_ID))
+    return path
+
+
+def _states(dr: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
+
+
+def _assert_no_secret(server: S3Server, *texts: str, files: tuple[Path, ...] = ()) -> None:
+    secrets = (server.secret, server.key_id)
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+    for path in files:
+        targets = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+        for target in targets:
+            data = target.read_bytes()
+            for secret in secrets:
+                assert secret.encode() not in data, f"a secret is in {target}"
+
+
+def test_dag_built_from_an_s3_script_runs_end_to_end_with_the_connection(
+    serialize_dag: Callable[[Path, str], Any],
+    s3_worker: Path,
+    s3_files: None,
+    s3_server: S3Server,  # noqa: F811
+    keyspace: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert "AWS_ACCESS_KEY_ID" not in os.environ and "AWS_SECRET_ACCESS_KEY" not in os.environ
+    dag = serialize_dag(_dag_file(tmp_path, _url("script.json"), _url("params.json")), DAG_ID)
+    assert sorted(dag.task_ids) == ["file_large_sales", "finish_run", "large_sales", "read_sales", "start_run"]
+    start = dag.get_task("start_run")
+    assert (start.script_path, start.aws_conn_id) == (_url("script.json"), CONN_ID)
+    assert dag.get_task("large_sales").aws_conn_id == CONN_ID
+    assert dag.params["params_path"] == _url("params.json")
+
+    dr = dag.test(logical_date=pendulum.datetime(2026, 11, 1, tz="UTC"), run_conf={"keyspace": keyspace})
+    assert _states(dr) == {
+        "start_run": "success",
+        "read_sales": "success",
+        "large_sales": "success",
+        "file_large_sales": "success",
+        "finish_run": "success",
+    }
+    assert str(dr.state) == "success"
+    # The CSV writer ends lines with CRLF (the local-file tests read them back with universal newlines).
+    written = s3_server.get(BUCKET, f"{PREFIX}/out/large_sales_00001.csv").decode()
+    assert written.replace("\r\n", "\n") == LARGE_SALES
+
+    xcom = dr.get_task_instance("start_run").xcom_pull(task_ids="start_run")
+    assert xcom["script_path"] == _url("script.json")
+    out, err = capfd.readouterr()
+    home = Path(os.environ["AIRFLOW_HOME"])
+    _assert_no_secret(
+        s3_server, out, err, caplog.text, json.dumps(xcom), files=(home / "logs", home / "airflow.db", s3_worker)
+    )
+
+
+def test_object_storage_path_brings_its_connection_and_env_fills_a_missing_endpoint(
+    airflow_side_env: None,
+    s3_files: None,
+    s3_server: S3Server,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from capillaries_provider import CapillariesDag
+    from capillaries_provider.operators.script_cache import load_script_cached
+    from capillaries_provider.script.errors import ScriptValidationError
+
+    dag = CapillariesDag(
+        dag_id="capillaries_s3_object_storage_path",
+        script_path=ObjectStoragePath(f"s3://{CONN_ID}@{BUCKET}/{PREFIX}/script.json"),
+        params_path=ObjectStoragePath(f"s3://{CONN_ID}@{BUCKET}/{PREFIX}/params.json"),
+        keyspace="s3_osp",
+        schedule=None,
+    )
+    start = dag.get_task("start_run")
+    assert (start.script_path, start.params_path) == (_url("script.json"), "{{ params.params_path }}")
+    assert (start.aws_conn_id, dag.get_task("read_sales").aws_conn_id) == (CONN_ID, CONN_ID)
+    assert dag.params["params_path"] == _url("params.json")
+
+    # A connection without endpoint_url: the endpoint comes from the environment, the key pair from the connection.
+    monkeypatch.setenv("AIRFLOW_CONN_CAPI_S3_NO_ENDPOINT", _aws_connection(s3_server, endpoint_url=None))
+    monkeypatch.setenv("CAPILLARIES_S3_ENDPOINT_URL", s3_server.endpoint_url)
+    script = load_script_cached(_url("script.json"), _url("params.json"), aws_conn_id="capi_s3_no_endpoint")
+    assert list(script.nodes) == ["read_sales", "large_sales", "file_large_sales"]
+    # Without a connection this process has no credentials at all: the connection above was what worked.
+    with pytest.raises(ScriptValidationError) as no_conn:
+        load_script_cached(_url("script.json"), _url("params.json"))
+    assert "no S3 credentials" in str(no_conn.value)
+    _assert_no_secret(s3_server, str(no_conn.value))
+
+
+def test_a_missing_bucket_fails_the_parse_and_a_missing_params_file_fails_start_run_naming_the_url(
+    serialize_dag: Callable[[Path, str], Any],
+    connections: None,
+    airflow_side_env: None,
+    s3_files: None,
+    s3_server: S3Server,  # noqa: F811
+    keyspace: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    missing = _url("script.json", bucket="capi-no-such-bucket")
+    bag = DagBag(dag_folder=str(_dag_file(tmp_path, missing, _url("params.json"), "missing_dag.py", "capi_missing")))
+    (error,) = bag.import_errors.values()
+    assert missing in error and "not found" in error
+    _assert_no_secret(s3_server, error)
+
+    dag = serialize_dag(_dag_file(tmp_path, _url("script.json"), _url("params.json")), DAG_ID)
+    missing_params = _url("no-such-params.json")
+    dr = dag.test(
+        logical_date=pendulum.datetime(2026, 11, 2, tz="UTC"),
+        run_conf={"keyspace": keyspace, "params_path": missing_params},
+    )
+    assert str(dr.state) == "failed"
+    assert _states(dr)["start_run"] == "failed"
+    out, err = capfd.readouterr()
+    home = Path(os.environ["AIRFLOW_HOME"])
+    logs = "\n".join(p.read_text(errors="replace") for p in (home / "logs").rglob("*") if p.is_file())
+    assert missing_params in out + err + caplog.text + logs
+    _assert_no_secret(s3_server, out, err, caplog.text, logs, files=(home / "airflow.db",))
