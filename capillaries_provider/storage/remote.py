@@ -131,7 +131,7 @@ class RemoteStorage:
             import s3fs
 
             client: dict[str, Any] = {"region_name": s.s3_region} if s.s3_region else {}
-            return s3fs.S3FileSystem(
+            s3 = s3fs.S3FileSystem(
                 key=s.s3_key_id,
                 secret=s.s3_secret,
                 endpoint_url=s.s3_endpoint_url,
@@ -139,12 +139,14 @@ class RemoteStorage:
                 config_kwargs={
                     "connect_timeout": s.timeout_s,
                     "read_timeout": s.timeout_s,
-                    "retries": {"max_attempts": 1},
+                    "retries": {"mode": "standard", "max_attempts": 1},  # total attempts: ours are the retries
                 },
                 default_block_size=s.block_bytes,
                 skip_instance_cache=True,
                 use_listings_cache=False,
             )
+            s3.retries = 1  # one retry policy, ours, with its back-off and its log lines
+            return s3
         if u.scheme in ("http", "https"):
             import aiohttp
             from fsspec.implementations.http import HTTPFileSystem
@@ -251,7 +253,7 @@ class RemoteStorage:
     def open_input(self, url: str) -> Iterator[IO[bytes]]:
         """A buffered, seekable binary stream over the remote file that resumes after a dropped connection."""
         raw = _ResumingReader(self, url)
-        stream = io.BufferedReader(raw, _READ_BUFFER)
+        stream = io.BufferedReader(raw, min(_READ_BUFFER, self.settings.block_bytes))
         try:
             yield stream
         finally:
@@ -281,17 +283,13 @@ class RemoteStorage:
 
         self._attempt(url, "write", put)
 
-    def _open_at(self, url: str, offset: int) -> tuple[Any, int]:
-        """Open for reading at `offset`; (file, size)."""
-
-        def open_(u: RemoteUrl, fs: Any) -> tuple[Any, int]:
-            f = fs.open(u.path, "rb", block_size=self.settings.block_bytes) if u.scheme != "sftp" else fs.open(u.path)
-            size = int(f.size if u.scheme != "sftp" else f.stat().st_size)
-            if offset:
-                f.seek(offset)
-            return f, size
-
-        return self._attempt(url, "open", open_)
+    def _open(self, u: RemoteUrl, fs: Any) -> tuple[Any, int]:
+        """An open remote file and its size (one attempt; callers run it under `_attempt`)."""
+        if u.scheme == "sftp":
+            f = fs.open(u.path)
+            return f, int(f.stat().st_size)
+        f = fs.open(u.path, "rb", block_size=self.settings.block_bytes)
+        return f, int(f.size)
 
 
 async def _http_client(ca_path: str | None, **kwargs: Any) -> Any:
@@ -329,13 +327,14 @@ def shared_storage() -> RemoteStorage:
 
 
 class _ResumingReader(io.RawIOBase):
-    """Reads a remote file sequentially or by seeking; a failed read reopens the file at the same offset."""
+    """Reads a remote file sequentially or by seeking; a failed read reopens the file at the same offset, under
+    the storage's retry policy."""
 
     def __init__(self, storage: RemoteStorage, url: str) -> None:
         super().__init__()
         self._storage, self._url = storage, url
         self._pos = 0
-        self._file, self._size = storage._open_at(url, 0)
+        self._file, self._size = storage._attempt(url, "open", storage._open)
 
     def readable(self) -> bool:
         return True
@@ -358,28 +357,21 @@ class _ResumingReader(io.RawIOBase):
         want = min(len(view), max(0, self._size - self._pos))
         if want == 0:
             return 0
-        attempts = self._storage.settings.attempts
-        for attempt in range(1, attempts + 1):
+
+        def read(u: RemoteUrl, fs: Any) -> int:
+            if self._file is None:
+                self._file, _ = self._storage._open(u, fs)
+                self._file.seek(self._pos)
             try:
-                if self._file is None:
-                    self._file, _ = self._storage._open_at(self._url, self._pos)
                 data = self._file.read(want)
-                view[: len(data)] = data
-                self._pos += len(data)
-                return len(data)
-            except RemoteFileError:
+            except BaseException:
+                self._drop()  # the next attempt reopens at the same offset
                 raise
-            except Exception as exc:
-                transient, cause = classify(exc)
-                self._drop()
-                if not transient or attempt == attempts:
-                    cause = self._storage._scrub(cause, self._url)
-                    raise RemoteFileError(
-                        f"{redact(self._url)}: read failed at byte {self._pos:,}: {cause}", transient=transient
-                    ) from None
-                log.warning("%s: read failed at byte %d (%s); resuming", redact(self._url), self._pos, cause)
-                time.sleep(min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (attempt - 1)))
-        raise AssertionError("unreachable")
+            view[: len(data)] = data
+            self._pos += len(data)
+            return len(data)
+
+        return self._storage._attempt(self._url, f"read at byte {self._pos:,}", read)
 
     def _drop(self) -> None:
         if self._file is not None:

@@ -53,4 +53,5 @@ class RemoteSettings:
             sftp_private_keys=keys,
             timeout_s=float(e.get("CAPILLARIES_REMOTE_TIMEOUT_S", cls.timeout_s)),
             attempts=max(1, int(e.get("CAPILLARIES_REMOTE_ATTEMPTS", cls.attempts))),
+            block_bytes=max(4096, int(e.get("CAPILLARIES_REMOTE_BLOCK_BYTES", cls.block_bytes))),
         )
