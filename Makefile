@@ -36,10 +36,11 @@ lint: venv
 	$(BIN)/ruff format --check capillaries_provider tests dags bench
 	$(BIN)/mypy
 
+# The remote-file tests talk S3 to a loopback server only: the AWS SDK must never probe the EC2 metadata address.
 test: venv lint
 	$(BIN)/capillaries services up
-	$(BIN)/pytest -q -p no:cacheprovider
+	AWS_EC2_METADATA_DISABLED=true $(BIN)/pytest -q -p no:cacheprovider
 
 bench: venv
 	$(BIN)/capillaries services up
-	$(BIN)/python -m bench.run
+	AWS_EC2_METADATA_DISABLED=true $(BIN)/python -m bench.run
