@@ -21,10 +21,8 @@ from typing import Any
 import pendulum
 import pytest
 
-from tests.remote.conftest import s3_server  # noqa: F401  (the session fixture, used from this folder)
-from tests.remote.servers import S3Server
-
-pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+from tests.remote.conftest import s3_server, sftp_server  # noqa: F401  (session fixtures, used from this folder)
+from tests.remote.servers import S3Server, SftpServer
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "dags" / "capillaries_examples" / "daily_sales"
@@ -166,6 +164,8 @@ def _assert_no_secret(server: S3Server, *texts: str, files: tuple[Path, ...] = (
                 assert secret.encode() not in data, f"a secret is in {target}"
 
 
+@pytest.mark.integration
+@pytest.mark.airflow
 def test_dag_built_from_an_s3_script_runs_end_to_end_with_the_connection(
     serialize_dag: Callable[[Path, str], Any],
     s3_worker: Path,
@@ -201,11 +201,15 @@ def test_dag_built_from_an_s3_script_runs_end_to_end_with_the_connection(
     assert xcom["script_path"] == _url("script.json")
     out, err = capfd.readouterr()
     home = Path(os.environ["AIRFLOW_HOME"])
+    # dag.test() runs tasks in this process: their logs are this process's output (and any files under logs/).
+    assert f"Capillaries run {keyspace}/1: start nodes read_sales" in out + err + caplog.text
     _assert_no_secret(
         s3_server, out, err, caplog.text, json.dumps(xcom), files=(home / "logs", home / "airflow.db", s3_worker)
     )
 
 
+@pytest.mark.integration
+@pytest.mark.airflow
 def test_object_storage_path_brings_its_connection_and_env_fills_a_missing_endpoint(
     airflow_side_env: None,
     s3_files: None,
@@ -242,6 +246,8 @@ def test_object_storage_path_brings_its_connection_and_env_fills_a_missing_endpo
     _assert_no_secret(s3_server, str(no_conn.value))
 
 
+@pytest.mark.integration
+@pytest.mark.airflow
 def test_a_missing_bucket_fails_the_parse_and_a_missing_params_file_fails_start_run_naming_the_url(
     serialize_dag: Callable[[Path, str], Any],
     connections: None,
@@ -272,5 +278,121 @@ def test_a_missing_bucket_fails_the_parse_and_a_missing_params_file_fails_start_
     out, err = capfd.readouterr()
     home = Path(os.environ["AIRFLOW_HOME"])
     logs = "\n".join(p.read_text(errors="replace") for p in (home / "logs").rglob("*") if p.is_file())
-    assert missing_params in out + err + caplog.text + logs
+    assert f"{missing_params}: cannot read: not found" in out + err + caplog.text + logs
     _assert_no_secret(s3_server, out, err, caplog.text, logs, files=(home / "airflow.db",))
+
+
+def test_connection_fields_map_to_remote_settings_and_errors_never_show_a_value(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from capillaries_provider.hooks.storage_connections import StorageConnectionError, remote_settings
+
+    for name in _AWS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("CAPILLARIES_SFTP_PRIVATE_KEYS", raising=False)
+    secret, pem = (
+        "s3cr3t-value-for-test",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nfake-key-body\n-----END OPENSSH PRIVATE KEY-----",
+    )
+    conns = {
+        "AWS_SVC": {
+            "conn_type": "aws",
+            "login": "AKIDTEST",
+            "password": secret,
+            "extra": {"service_config": {"s3": {"endpoint_url": "http://127.0.0.1:9"}}, "region_name": "eu-west-1"},
+        },
+        "AWS_HALF": {"conn_type": "aws", "password": secret},
+        "AWS_TOKEN": {
+            "conn_type": "aws",
+            "login": "AKIDTEST",
+            "password": secret,
+            "extra": {"aws_session_token": secret},
+        },
+        "SFTP_PEM": {"conn_type": "sftp", "host": "h", "login": "bob", "extra": {"private_key": pem}},
+        "SFTP_FILE": {"conn_type": "sftp", "host": "h", "login": "eve", "extra": {"key_file": str(tmp_path / "k")}},
+        "SFTP_PASSWORD": {"conn_type": "sftp", "host": "h", "login": "bob", "password": secret},
+    }
+    for conn_id, conn in conns.items():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", json.dumps(conn))
+
+    s = remote_settings("aws_svc", "sftp_pem")
+    assert (s.s3_key_id, s.s3_secret, s.s3_endpoint_url, s.s3_region) == (
+        "AKIDTEST",
+        secret,
+        "http://127.0.0.1:9",
+        "eu-west-1",
+    )
+    assert secret not in repr(s)
+    key_file = Path(s.sftp_private_keys["bob"])
+    assert key_file.read_text().strip() == pem and key_file.stat().st_mode & 0o777 == 0o600
+    assert key_file.parent.stat().st_mode & 0o777 == 0o700
+    assert remote_settings(sftp_conn_id="sftp_pem").sftp_private_keys == {"bob": str(key_file)}  # written once
+    assert remote_settings(sftp_conn_id="sftp_file").sftp_private_keys == {"eve": str(tmp_path / "k")}
+    for conn_id, field in (
+        ("aws_half", "login"),
+        ("aws_token", "aws_session_token"),
+        ("sftp_password", "key_file or private_key"),
+        ("missing_conn", "not defined"),
+    ):
+        with pytest.raises(StorageConnectionError) as e:
+            remote_settings(**{("sftp_conn_id" if "sftp" in conn_id else "aws_conn_id"): conn_id})
+        assert field in str(e.value) and conn_id in str(e.value) and secret not in str(e.value)
+
+
+@pytest.mark.integration
+def test_a_remote_load_is_kept_for_the_ttl_then_read_again(
+    airflow_side_env: None,
+    s3_server: S3Server,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from capillaries_provider.operators import script_cache
+    from capillaries_provider.script.errors import ScriptValidationError
+
+    s3_server.make_bucket("capi-airflow-ttl")
+    s3_server.put("capi-airflow-ttl", "s/script.json", (EXAMPLE / "script.json").read_bytes())
+    s3_server.put("capi-airflow-ttl", "s/params.json", json.dumps({"dir_in": "/in", "dir_out": "/out"}).encode())
+    url, params = "s3://capi-airflow-ttl/s/script.json", "s3://capi-airflow-ttl/s/params.json"
+    first = script_cache.load_script_cached(url, params, aws_conn_id=CONN_ID)
+    s3_server.client().delete_object(Bucket="capi-airflow-ttl", Key="s/script.json")
+    assert script_cache.load_script_cached(url, params, aws_conn_id=CONN_ID) is first  # within the TTL
+    monkeypatch.setattr(script_cache, "REMOTE_TTL_S", 0.0)
+    with pytest.raises(ScriptValidationError, match="s3://capi-airflow-ttl/s/script.json: cannot read: not found"):
+        script_cache.load_script_cached(url, params, aws_conn_id=CONN_ID)
+
+
+@pytest.mark.integration
+@pytest.mark.airflow
+def test_an_sftp_connection_with_private_key_text_reads_an_object_storage_path(
+    sftp_server: SftpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from capillaries_provider import CapillariesDag
+
+    monkeypatch.delenv("CAPILLARIES_SFTP_PRIVATE_KEYS", raising=False)
+    conn = {
+        "conn_type": "sftp",
+        "host": sftp_server.host,
+        "port": sftp_server.port,
+        "login": sftp_server.user,
+        "extra": {"private_key": sftp_server.key_file.read_text()},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_CAPI_SFTP_TEST", json.dumps(conn))
+    folder = sftp_server.root / "airflow_daily_sales"
+    folder.mkdir(exist_ok=True)
+    (folder / "script.json").write_bytes((EXAMPLE / "script.json").read_bytes())
+    (folder / "params.json").write_text(json.dumps({"dir_in": "/in", "dir_out": "/out"}))
+
+    dag = CapillariesDag(
+        dag_id="capillaries_sftp_object_storage_path",
+        script_path=ObjectStoragePath(f"sftp://capi_sftp_test@{folder}/script.json"),
+        params_path=ObjectStoragePath(f"sftp://capi_sftp_test@{folder}/params.json"),
+        keyspace="sftp_osp",
+        schedule=None,
+    )
+    start = dag.get_task("start_run")
+    assert start.script_path == sftp_server.url(folder / "script.json")
+    assert (start.sftp_conn_id, start.aws_conn_id) == ("capi_sftp_test", None)
+    assert dag.params["params_path"] == sftp_server.url(folder / "params.json")
+    assert sorted(dag.task_ids) == ["file_large_sales", "finish_run", "large_sales", "read_sales", "start_run"]
