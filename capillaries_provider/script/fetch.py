@@ -66,7 +66,8 @@ class RemoteFetcher:
         except RemoteFileError as e:
             if e.transient:
                 raise ScriptFetchError(str(e)) from None
-            raise ScriptValidationError([ScriptError(str(e), file=redact(url))]) from None
+            message = str(e).removeprefix(f"{redact(url)}: ")  # the error names the file already
+            raise ScriptValidationError([ScriptError(message, file=redact(url))]) from None
         return _within_limit(data, len(data), url)
 
 

@@ -12,8 +12,10 @@ import botocore.exceptions as boto
 import paramiko
 import pytest
 
-from capillaries_provider.script.errors import ScriptValidationError
+from capillaries_provider.script.errors import ScriptFetchError, ScriptValidationError
+from capillaries_provider.script.fetch import SchemeFetcher
 from capillaries_provider.script.loader import load_script
+from capillaries_provider.storage.errors import RemoteFileError
 from capillaries_provider.storage.remote import classify
 from capillaries_provider.storage.settings import RemoteSettings
 from capillaries_provider.storage.urls import READ_SCHEMES, WRITE_SCHEMES, RemoteUrl, redact, scheme_problem
@@ -124,3 +126,22 @@ def test_validate_names_the_node_and_key_of_an_unknown_scheme(tmp_path: Path) ->
     with pytest.raises(ScriptValidationError) as e:
         load_script(str(script))
     assert f"{script}: node read: r.urls[0]: unsupported URL scheme 'gs' in gs://b/in.csv" in str(e.value)
+
+
+class _Refusing:
+    """A storage that fails every read the way the real one does (permanent or transient)."""
+
+    def __init__(self, transient: bool) -> None:
+        self.transient = transient
+
+    def read_bytes(self, url: str, limit: int) -> bytes:
+        raise RemoteFileError(f"{redact(url)}: cannot read: boom", transient=self.transient)
+
+
+def test_remote_fetch_errors_name_the_file_once_and_say_whether_to_retry() -> None:
+    permanent = SchemeFetcher(storage=_Refusing(False))  # type: ignore[arg-type]
+    with pytest.raises(ScriptValidationError) as e:
+        permanent.read_bytes("sftp://etl:pw@h/x.json")
+    assert str(e.value) == "script has 1 error:\n- sftp://etl@h/x.json: cannot read: boom"
+    with pytest.raises(ScriptFetchError, match="cannot read: boom"):
+        SchemeFetcher(storage=_Refusing(True)).read_bytes("s3://b/x.json")  # type: ignore[arg-type]
