@@ -12,8 +12,8 @@ Fields follow the Amazon and SFTP providers' conventions:
   `endpoint_url` (or `service_config.s3.endpoint_url`) for S3-compatible stores and `region_name`.
   `aws_session_token` and role assumption are not supported (the storage layer takes a key pair only).
 - `sftp` connection: host, port, login; extra `key_file` (a path) or `private_key` (PEM text, written to a 0600
-  file in a private temporary folder of this process). The key is used for the connection's login user in every
-  `sftp://login@host/...` URL; host and port build the URL of an `ObjectStoragePath("sftp://conn_id@/path")`.
+  file in a 0700 folder of the user, `$TMPDIR/capillaries-sftp-keys-<uid>/`, once per connection and key). The
+  key is used for the connection's login user in every `sftp://login@host/...` URL; host and port build the URL of an `ObjectStoragePath("sftp://conn_id@/path")`.
   Password authentication and `private_key_passphrase` are not supported.
 
 Workers are NOT configured by Airflow: `capillaries worker` processes read the same kinds of settings from their
@@ -26,11 +26,11 @@ errors are scrubbed of the key pair (`RemoteSettings.secrets`); the settings kee
 
 from __future__ import annotations
 
-import atexit
+import contextlib
 import dataclasses
 import hashlib
 import os
-import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -42,8 +42,6 @@ from capillaries_provider.storage.urls import SFTP_DEFAULT_PORT
 if TYPE_CHECKING:
     from capillaries_provider.script.fetch import Fetcher
 
-_KEY_DIR: str | None = None
-_KEY_FILES: dict[tuple[str, str], str] = {}
 _KEY_LOCK = threading.Lock()
 
 
@@ -95,26 +93,42 @@ def s3_settings_from_connection(conn: Any, base: RemoteSettings) -> RemoteSettin
     )
 
 
-def _cleanup_keys() -> None:
-    if _KEY_DIR is not None:
-        shutil.rmtree(_KEY_DIR, ignore_errors=True)
+def _key_folder() -> str:
+    """A 0700 folder of this user for key files, refused if someone else could read or replace it."""
+    folder = os.path.join(tempfile.gettempdir(), f"capillaries-sftp-keys-{os.getuid()}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise StorageConnectionError(f"{folder} must be a directory of this user with mode 0700 (it holds SFTP keys)")
+    return folder
 
 
 def private_key_file(conn_id: str, pem: str) -> str:
-    """A 0600 file holding `pem` in a 0700 folder of this process, written once per key, removed at exit."""
-    global _KEY_DIR
-    digest = hashlib.sha256(pem.encode()).hexdigest()
+    """A 0600 file holding `pem`, in a 0700 folder of this user; one file per connection and key.
+
+    The name is a hash of both, so every process (the dag-processor parses each file in a new one) finds the file
+    written before instead of writing another; a changed key gets a new file.
+    """
+    text = pem if pem.endswith("\n") else pem + "\n"
+    digest = hashlib.sha256(f"{conn_id}\0{text}".encode()).hexdigest()[:32]
     with _KEY_LOCK:
-        path = _KEY_FILES.get((conn_id, digest))
-        if path is not None and os.path.exists(path):
-            return path
-        if _KEY_DIR is None or not os.path.isdir(_KEY_DIR):
-            _KEY_DIR = tempfile.mkdtemp(prefix="capillaries-sftp-keys-")  # mode 0700
-            atexit.register(_cleanup_keys)
-        fd, path = tempfile.mkstemp(dir=_KEY_DIR, prefix="key-")  # mode 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(pem if pem.endswith("\n") else pem + "\n")
-        _KEY_FILES[(conn_id, digest)] = path
+        folder = _key_folder()
+        path = os.path.join(folder, f"{digest}.key")
+        try:
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+                return path
+        except FileNotFoundError:
+            pass
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         return path
 
 
