@@ -44,9 +44,13 @@ class LocalFileFetcher:
         return _within_limit(data, max(size, len(data)), url)  # a pipe or device reports no size
 
 
-def _within_limit(data: bytes, size: int, url: str) -> bytes:
-    if size > MAX_DOCUMENT_BYTES:
-        message = f"file is more than the limit of {MAX_DOCUMENT_BYTES:,} bytes the loader reads"
+def _within_limit(data: bytes, size: int | None, url: str) -> bytes:
+    """`data`, unless the file is larger than the loader reads (`size` None: only known to be larger)."""
+    if max(size or 0, len(data)) > MAX_DOCUMENT_BYTES:
+        if size is None:
+            message = f"file is more than the limit of {MAX_DOCUMENT_BYTES:,} bytes the loader reads"
+        else:
+            message = f"file is {size:,} bytes, more than the limit of {MAX_DOCUMENT_BYTES:,} the loader reads"
         raise ScriptValidationError([ScriptError(message, file=redact(url))])
     return data
 
@@ -68,7 +72,7 @@ class RemoteFetcher:
                 raise ScriptFetchError(str(e)) from None
             message = str(e).removeprefix(f"{redact(url)}: ")  # the error names the file already
             raise ScriptValidationError([ScriptError(message, file=redact(url))]) from None
-        return _within_limit(data, len(data), url)
+        return _within_limit(data, None, url)
 
 
 class SchemeFetcher:
