@@ -29,7 +29,8 @@ def cache_dir() -> Path:
 
 
 def apt_install(package: str) -> None:
-    """Install a Debian package a local service needs on a fresh machine (as root, or with sudo and no password)."""
+    """Install a Debian package a local service (or a test server) needs on a fresh machine, as root or with sudo
+    and no password; `apt-get update` runs only if the first install attempt fails."""
     apt = shutil.which("apt-get")
     if apt is None:
         raise ServiceError(f"{package} is not installed and apt-get is unavailable; install {package}")
@@ -40,7 +41,10 @@ def apt_install(package: str) -> None:
             raise ServiceError(f"{package} is not installed; run `sudo apt-get install {package}`")
         prefix = [sudo, "-n"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in ([*prefix, apt, "-q", "update"], [*prefix, apt, "install", "-y", "-q", package]):
+    install = [*prefix, apt, "install", "-y", "-q", package]
+    if subprocess.run(install, capture_output=True, text=True, env=env, check=False).returncode == 0:
+        return  # the package lists were fresh enough; `apt-get update` costs seconds
+    for cmd in ([*prefix, apt, "-q", "update"], install):
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if done.returncode != 0:
             tail = (done.stdout + done.stderr).strip().splitlines()[-3:]

@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from capillaries_provider.services.process import ServiceError, log_tail, pid_alive, port_open
+from capillaries_provider.services.process import ServiceError, apt_install, log_tail, pid_alive, port_open
 
 LOOPBACK = "127.0.0.1"
 SSHD = Path("/usr/sbin/sshd")
@@ -515,32 +515,10 @@ class HttpsServer(HttpFileServer):
 # ------------------------------------------------------------------------------------------------------ SFTP
 
 
-def _apt_install(package: str) -> None:
-    """Install a Debian package (as root, or with password-less sudo); `apt-get update` only if the first try fails."""
-    apt = shutil.which("apt-get")
-    if apt is None:
-        raise ServiceError(f"{package} is not installed and apt-get is unavailable; install {package}")
-    prefix: list[str] = []
-    if os.geteuid() != 0:
-        sudo = shutil.which("sudo")
-        if sudo is None:
-            raise ServiceError(f"{package} is not installed; run `sudo apt-get install {package}`")
-        prefix = [sudo, "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [*prefix, apt, "install", "-y", "-q", package]
-    if subprocess.run(install, capture_output=True, text=True, env=env, check=False).returncode == 0:
-        return
-    for cmd in ([*prefix, apt, "-q", "update"], install):
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if done.returncode != 0:
-            tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
-            raise ServiceError(f"`{' '.join(cmd)}` failed: {' / '.join(tail)}")
-
-
 def ensure_sshd() -> Path:
     """/usr/sbin/sshd, installing openssh-server if it is missing, and the privilege separation directory."""
     if not SSHD.exists():
-        _apt_install("openssh-server")
+        apt_install("openssh-server")
     if not SSHD.exists():
         raise ServiceError(f"openssh-server is installed but {SSHD} is missing")
     try:
