@@ -53,15 +53,10 @@ def connections(live_services: None) -> Iterator[None]:
     """Airflow connections (env secrets backend) pointing at the local services and this session's queue."""
     from capillaries_provider.services.airflow_local import connection_env
 
-    env = connection_env(QUEUE, override=True)
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in connection_env(QUEUE, override=True).items():
+            mp.setenv(k, v)
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -77,27 +77,14 @@ def _aws_connection(server: S3Server, **extra: Any) -> str:
 @pytest.fixture(scope="module")
 def airflow_side_env(s3_server: S3Server) -> Iterator[None]:  # noqa: F811
     """This process's environment: the S3 connection, no AWS credentials, no metadata service, no ~/.aws."""
-    changes: dict[str, str | None] = {name: None for name in _AWS_ENV}
-    changes.update(
-        {
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_CONFIG_FILE": os.devnull,
-            f"AIRFLOW_CONN_{CONN_ID.upper()}": _aws_connection(s3_server),
-        }
-    )
-    old = {k: os.environ.get(k) for k in changes}
-    for k, v in changes.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _AWS_ENV:
+            mp.delenv(name, raising=False)
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        mp.setenv("AWS_CONFIG_FILE", os.devnull)
+        mp.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", _aws_connection(s3_server))
+        yield
 
 
 @pytest.fixture(scope="module")
