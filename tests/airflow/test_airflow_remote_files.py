@@ -21,8 +21,16 @@ from typing import Any
 import pendulum
 import pytest
 
-from tests.remote.conftest import s3_server, sftp_server  # noqa: F401  (session fixtures, used from this folder)
-from tests.remote.servers import S3Server, SftpServer
+from tests.conformance.harness import compare_outputs
+from tests.remote.cases import S3_CASES, RemoteCase, S3Case, lookup_case
+from tests.remote.conftest import (  # noqa: F401  (session fixtures, used from this folder)
+    http_root,
+    https_server,
+    s3_server,
+    sftp_server,
+    test_ca,
+)
+from tests.remote.servers import HttpsServer, S3Server, SftpServer
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "dags" / "capillaries_examples" / "daily_sales"
@@ -56,8 +64,9 @@ dag = CapillariesDag(
     dag_id={dag_id!r},
     script_path={script!r},
     params_path={params!r},
-    keyspace="s3_daily_sales",
+    keyspace={keyspace!r},
     aws_conn_id={conn_id!r},
+    sftp_conn_id={sftp_conn_id!r},
     schedule=None,
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
@@ -102,17 +111,21 @@ def s3_worker(
     connections: None,
     airflow_side_env: None,
     s3_server: S3Server,  # noqa: F811
+    sftp_server: SftpServer,  # noqa: F811
+    https_server: HttpsServer,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Path]:
-    """`capillaries worker` on the test queue, with S3 credentials from its environment; yields its log file."""
+    """`capillaries worker` on the test queue, configured by its environment as a worker host is (S3 key pair and
+    endpoint, SFTP keys, the HTTPS CA folder); yields its log file."""
     queue = json.loads(os.environ["AIRFLOW_CONN_CAPILLARIES_AMQP_DEFAULT"])["extra"]["queue"]
     log = tmp_path_factory.mktemp("s3-worker") / "worker.log"
-    env = {**os.environ, **s3_server.env, "CAPILLARIES_AMQP_QUEUE": queue}
+    env = {**os.environ, **s3_server.env, **sftp_server.env, "CAPILLARIES_AMQP_QUEUE": queue}
+    env["CAPILLARIES_CA_PATH"] = str(https_server.ca_dir)
     env.pop("AWS_SHARED_CREDENTIALS_FILE", None)
     env.pop("AWS_CONFIG_FILE", None)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "capillaries_provider.cli.main", "worker", "--processes", "1", "--queue", queue],
+            [sys.executable, "-m", "capillaries_provider.cli.main", "worker", "--processes", "2", "--queue", queue],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -128,9 +141,24 @@ def s3_worker(
     print(log.read_text()[-3000:])
 
 
-def _dag_file(tmp_path: Path, script: str, params: str, name: str = "s3_dag.py", dag_id: str = DAG_ID) -> Path:
+def _dag_file(
+    tmp_path: Path,
+    script: str,
+    params: str,
+    name: str = "s3_dag.py",
+    dag_id: str = DAG_ID,
+    sftp_conn_id: str | None = None,
+) -> Path:
     path = tmp_path / name
-    path.write_text(DAG_FILE.format(dag_id=dag_id, script=script, params=params, conn_id=CONN_ID))
+    text = DAG_FILE.format(
+        dag_id=dag_id,
+        script=script,
+        params=params,
+        keyspace="s3_daily_sales",
+        conn_id=CONN_ID,
+        sftp_conn_id=sftp_conn_id,
+    )
+    path.write_text(text)
     return path
 
 
@@ -383,3 +411,71 @@ def test_an_sftp_connection_with_private_key_text_reads_an_object_storage_path(
     assert (start.sftp_conn_id, start.aws_conn_id) == ("capi_sftp_test", None)
     assert dag.params["params_path"] == sftp_server.url(folder / "params.json")
     assert sorted(dag.task_ids) == ["file_large_sales", "finish_run", "large_sales", "read_sales", "start_run"]
+
+
+def _run_case(
+    serialize_dag: Callable[[Path, str], Any], case: RemoteCase, keyspace: str, tmp_path: Path, sftp_conn_id: str | None
+) -> None:
+    """One DAG run per run of the variant, each with its start nodes, all in `keyspace`; every one must succeed."""
+    dag_id = f"capillaries_remote_{case.variant.case}_{case.variant.name}"
+    dag_file = _dag_file(tmp_path, case.script, case.params, f"{dag_id}.py", dag_id, sftp_conn_id)
+    dag = serialize_dag(dag_file, dag_id)
+    assert dag.get_task("start_run").script_path == case.script
+    for run in case.runs:
+        day = pendulum.datetime(2026, 11, run["run_id"], tz="UTC")
+        dr = dag.test(
+            logical_date=day, run_after=day, run_conf={"keyspace": keyspace, "start_nodes": run["start_nodes"]}
+        )
+        failed = {t: st for t, st in _states(dr).items() if st not in ("success", "skipped")}
+        assert (str(dr.state), failed) == ("success", {}), f"{case.variant.id} run {run['run_id']}"
+
+
+@pytest.mark.integration
+@pytest.mark.airflow
+@pytest.mark.parametrize(("case", "name"), S3_CASES, ids=[f"{c}/{n}" for c, n in S3_CASES])
+def test_golden_case_on_s3_through_airflow_with_the_aws_connection(
+    case: str,
+    name: str,
+    serialize_dag: Callable[[Path, str], Any],
+    s3_worker: Path,
+    s3_files: None,
+    s3_server: S3Server,  # noqa: F811
+    keyspace: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Script, params, inputs and outputs on S3; this process reads them only through `capi_s3_test`."""
+    on_s3 = S3Case(case, name, tmp_path / "case", s3_server, BUCKET)
+    _run_case(serialize_dag, on_s3.case, keyspace, tmp_path, sftp_conn_id=None)
+    on_s3.download_outputs()
+    assert compare_outputs(on_s3.case.outputs, on_s3.case.staging) == []
+    out, err = capfd.readouterr()
+    _assert_no_secret(s3_server, out, err, caplog.text, files=(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db",))
+
+
+@pytest.mark.integration
+@pytest.mark.airflow
+def test_lookup_through_airflow_reads_its_script_with_the_sftp_connection_inputs_over_https_outputs_over_sftp(
+    serialize_dag: Callable[[Path, str], Any],
+    s3_worker: Path,
+    https_server: HttpsServer,  # noqa: F811
+    sftp_server: SftpServer,  # noqa: F811
+    keyspace: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CAPILLARIES_SFTP_PRIVATE_KEYS", raising=False)  # this process has only the connection
+    conn = {
+        "conn_type": "sftp",
+        "host": sftp_server.host,
+        "port": sftp_server.port,
+        "login": sftp_server.user,
+        "extra": {"private_key": sftp_server.key_file.read_text()},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_CAPI_SFTP_CONF", json.dumps(conn))
+    case = lookup_case(tmp_path / "case", https_server, sftp_server, cfg_over="sftp")
+    assert case.script.startswith("sftp://")
+    _run_case(serialize_dag, case, keyspace, tmp_path, sftp_conn_id="capi_sftp_conf")
+    assert compare_outputs(case.outputs, case.staging) == []
+    assert [p.name for p in case.staging.roots["out"].rglob(".*.tmp")] == []

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,14 +26,13 @@ from cassandra.cluster import Session
 from capillaries_provider.config import cassandra_settings
 from capillaries_provider.services import cassandra, rabbitmq
 from capillaries_provider.store.session import close, connect
-from tests.conformance.harness import RUN_TIMEOUT_S, Staging, Variant, compare_outputs, load_case, outputs_of
-from tests.conftest import SHARED
+from tests.conformance.harness import RUN_TIMEOUT_S, compare_outputs
+from tests.remote.cases import S3_CASES, RemoteCase, S3Case, lookup_case
 from tests.remote.servers import HttpsServer, S3Server, SftpServer
 from tests.remote.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.integration]
 
-CONFORMANCE = SHARED / "conformance"
 QUEUE = "capillaries_remote_tests"
 BUCKET = "capi-remote-runs"
 
@@ -104,34 +102,15 @@ def cli(env: dict[str, str], *args: str, timeout: float = RUN_TIMEOUT_S + 60) ->
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
 
 
-def _variant(case: str, name: str) -> Variant:
-    case_dir = CONFORMANCE / case
-    return Variant(case, name, case_dir, load_case(case_dir)["variants"][name])
-
-
-def _relocate(staging: Staging, kinds: dict[str, str]) -> None:
-    """Point the staged cfg files at remote roots: each local root of `kinds` becomes its remote prefix."""
-    for path in staging.roots["cfg"].rglob("*"):
-        if path.suffix in (".json", ".yaml", ".yml"):
-            text = path.read_text()
-            for kind, prefix in kinds.items():
-                text = text.replace(str(staging.roots[kind]), prefix)
-            path.write_text(text)
-
-
-def _remote(staging: Staging, kind: str, prefix: str, template: str) -> str:
-    return staging.resolve(template).as_posix().replace(str(staging.roots[kind]), prefix)
-
-
-def _run(env: dict[str, str], variant: Variant, script: str, params: str) -> str:
-    keyspace = f"remote_{variant.case[:16]}_{uuid.uuid4().hex[:8]}".lower()
-    for run in variant.spec["runs"]:
+def _run(env: dict[str, str], case: RemoteCase) -> str:
+    keyspace = f"remote_{case.variant.case[:16]}_{uuid.uuid4().hex[:8]}".lower()
+    for run in case.runs:
         done = cli(
             env,
-            *("run", "start", "--keyspace", keyspace, "--script", script, "--params", params),
+            *("run", "start", "--keyspace", keyspace, "--script", case.script, "--params", case.params),
             *("--start-nodes", ",".join(run["start_nodes"]), "--wait", "--timeout", str(RUN_TIMEOUT_S)),
         )
-        assert done.returncode == 0, f"{variant.id}: {done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        assert done.returncode == 0, f"{case.variant.id}: {done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return keyspace
 
 
@@ -150,41 +129,6 @@ def _assert_no_secret(text: str, s3_server: S3Server) -> None:
     assert s3_server.key_id not in text
 
 
-def _s3_case(
-    case: str, name: str, tmp_path: Path, s3_server: S3Server, env: dict[str, str]
-) -> tuple[Variant, Staging, dict, str]:  # type: ignore[type-arg]
-    variant = _variant(case, name)
-    spec = load_case(variant.case_dir)
-    staging = Staging(tmp_path)
-    staging.stage(variant.case_dir, spec)
-    outputs = outputs_of(variant, staging, spec)
-    base = f"s3://{BUCKET}/{case}-{uuid.uuid4().hex[:8]}"
-    prefixes = {kind: f"{base}/{kind}" for kind in ("cfg", "in", "out")}
-    _relocate(staging, prefixes)
-    for kind in ("cfg", "in"):
-        s3_server.upload_tree(staging.roots[kind], BUCKET, prefixes[kind].removeprefix(f"s3://{BUCKET}/"))
-    shutil.rmtree(staging.roots["in"])  # the workers can only have read the inputs from S3
-    for out in outputs:
-        for produced in out["produced"].split(" + "):
-            staging.resolve(produced.strip()).unlink(missing_ok=True)
-    return variant, staging, {"outputs": outputs}, base
-
-
-def _download_outputs(s3_server: S3Server, base: str, staging: Staging) -> None:
-    prefix = f"{base}/out/".removeprefix(f"s3://{BUCKET}/")
-    for key in s3_server.list_keys(BUCKET, prefix):
-        target = staging.roots["out"] / key.removeprefix(prefix)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(s3_server.get(BUCKET, key))
-
-
-S3_CASES = [
-    ("portfolio_quicktest", "one"),
-    ("fannie_mae_quicktest", "one"),
-    ("tag_and_denormalize_quicktest", "fs_one"),
-]
-
-
 @pytest.mark.parametrize(("case", "name"), S3_CASES, ids=[f"{c}/{n}" for c, n in S3_CASES])
 def test_case_on_s3_gives_the_golden_outputs(
     case: str,
@@ -196,13 +140,11 @@ def test_case_on_s3_gives_the_golden_outputs(
     worker_log: Path,
     session: Session,
 ) -> None:
-    variant, staging, outputs, base = _s3_case(case, name, tmp_path, s3_server, remote_env)
-    script = _remote(staging, "cfg", f"{base}/cfg", variant.spec["script"])
-    params = _remote(staging, "cfg", f"{base}/cfg", variant.spec["params"])
-    keyspace = _run(remote_env, variant, script, params)
+    on_s3 = S3Case(case, name, tmp_path, s3_server, BUCKET)
+    keyspace = _run(remote_env, on_s3.case)
     try:
-        _download_outputs(s3_server, base, staging)
-        assert compare_outputs(outputs, staging) == []
+        on_s3.download_outputs()
+        assert compare_outputs(on_s3.case.outputs, on_s3.case.staging) == []
         _assert_no_secret(_history_text(session, keyspace) + worker_log.read_text(errors="replace"), s3_server)
     finally:
         cli(remote_env, "keyspace", "drop", keyspace, timeout=300)
@@ -215,26 +157,11 @@ def test_lookup_reads_over_https_and_writes_over_sftp(
     remote_env: dict[str, str],
     remote_workers: None,
 ) -> None:
-    variant = _variant("lookup_quicktest", "one")
-    spec = load_case(variant.case_dir)
-    staging = Staging(tmp_path)
-    staging.stage(variant.case_dir, spec)
-    outputs = outputs_of(variant, staging, spec)
-    served = f"lookup-{uuid.uuid4().hex[:8]}"
-    https = {kind: https_server.url(f"{served}/{kind}") for kind in ("cfg", "in")}
-    sftp_out = sftp_server.url(staging.roots["out"])
-    _relocate(staging, {**https, "out": sftp_out})
-    for kind in ("cfg", "in"):
-        shutil.copytree(staging.roots[kind], https_server.root / served / kind)
-    for out in outputs:
-        staging.resolve(out["produced"]).unlink(missing_ok=True)
-    script = _remote(staging, "cfg", https["cfg"], variant.spec["script"])
-    params = _remote(staging, "cfg", https["cfg"], variant.spec["params"])
-    keyspace = _run(remote_env, variant, script, params)
+    case = lookup_case(tmp_path, https_server, sftp_server)
+    keyspace = _run(remote_env, case)
     try:
-        assert compare_outputs({"outputs": outputs}, staging) == []
-        leftovers = [p.name for p in staging.roots["out"].rglob(".*.tmp")]
-        assert leftovers == []
+        assert compare_outputs(case.outputs, case.staging) == []
+        assert [p.name for p in case.staging.roots["out"].rglob(".*.tmp")] == []
     finally:
         cli(remote_env, "keyspace", "drop", keyspace, timeout=300)
 
