@@ -157,16 +157,12 @@ class Files:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
-    import os
-
     kept = os.environ.get("CAPILLARIES_E2E_STACK_DIR")
     return Files(Path(kept) / "files" if kept else tmp_path_factory.mktemp("e2e_files"))
 
 
 @pytest.fixture(scope="module")
 def stack(live_services: None, files: Files, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    import os
-
     kept = os.environ.get("CAPILLARIES_E2E_STACK_DIR")
     root = Path(kept) if kept else tmp_path_factory.mktemp("e2e_stack")
     with airflow_stack(root, files.write_dags) as st:
@@ -223,10 +219,6 @@ def _run(stack: Stack, dag_id: str, conf: dict[str, Any], timeout: float = RUN_T
 
 @pytest.mark.timeout(900, func_only=True)
 @pytest.mark.skipif(not CASE_DIR.is_dir(), reason=f"conformance case absent: {CASE_DIR} does not exist")
-@pytest.mark.skipif(
-    not os.environ.get("CAPILLARIES_E2E_PORTFOLIO"),
-    reason="passed once so far (7.5 min module); set CAPILLARIES_E2E_PORTFOLIO=1 to run it",
-)
 def test_portfolio_multi_four_dag_runs_in_one_keyspace_give_the_golden_files(
     stack: Stack, files: Files, keyspaces: list[str]
 ) -> None:
