@@ -192,12 +192,150 @@ def _check_outputs(case: dict[str, Any], staging: Any, what: str) -> None:
         raise RuntimeError(f"{what}: outputs differ from the golden files: {problems}")
 
 
+@dataclass
+class Measured:
+    """What the repeats gathered: wall seconds of each path and every hand-off."""
+
+    airflow_walls: list[float]
+    cli_walls: list[float]
+    handoffs: list[HandOff]
+
+
+def _cli_repeat(variant: Any, case: dict[str, Any], staging: Any, rep: int, measured: Measured) -> None:
+    """`capillaries run start --wait` of the case on the same workers (process start-up included)."""
+    from tests.conformance.harness import run_variant
+
+    _clean_outputs(case, staging)
+    started = time.monotonic()
+    ks = run_variant(variant, staging)
+    measured.cli_walls.append(time.monotonic() - started)
+    with contextlib.suppress(Exception):
+        drop(ks)
+    _check_outputs(case, staging, f"cli repeat {rep}")
+    print(f"cli repeat {rep}: capillaries run start --wait {measured.cli_walls[-1]:.1f} s", flush=True)
+
+
+def _dag_test_mode(a: argparse.Namespace, variant: Any, case: dict[str, Any], staging: Any, script: Any) -> Measured:
+    """Each repeat: one `dag.test()` in a child process, then one CLI run, on `--workers` private workers."""
+    queue = f"capillaries_handoff_{uuid.uuid4().hex[:6]}"
+    env = _airflow_env(a.out / "airflow_home", queue)
+    os.environ.update(bench_env(queue))  # `capillaries run start` (run_variant) publishes to the private queue
+    print(f"airflow db migrate; workers: {a.workers} processes on queue {queue}", flush=True)
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
+    measured = Measured([], [], [])
+    with Workers(a.workers, queue, a.out / "workers.log"):
+        for rep in range(1, a.repeats + 1):
+            wait_for_cassandra()
+            ks = f"bench_handoff_{uuid.uuid4().hex[:8]}"
+            _clean_outputs(case, staging)
+            try:
+                measured.airflow_walls.append(_airflow_run(staging, variant.spec, env, a.poll_interval, ks))
+                _check_outputs(case, staging, f"airflow repeat {rep}")
+                measured.handoffs += hand_offs(ks, script, rep)
+            finally:
+                with contextlib.suppress(Exception):
+                    drop(ks)
+            print(f"airflow repeat {rep}: dag.test() {measured.airflow_walls[-1]:.1f} s", flush=True)
+            if not a.skip_cli:
+                _cli_repeat(variant, case, staging, rep, measured)
+    return measured
+
+
+def _scheduler_mode(a: argparse.Namespace, variant: Any, case: dict[str, Any], staging: Any, script: Any) -> Measured:
+    """Each repeat: one DAG run triggered over the REST API of the local stack, then one CLI run on its workers."""
+    from tests.airflow.airflow_stack import airflow_stack
+
+    spec = variant.spec
+    kwargs = {} if a.poll_interval is None else {"poll_interval": a.poll_interval}
+    source = (
+        "# Airflow DAG of the portfolio conformance case (written by bench/airflow_handoff.py --scheduler)\n"
+        "import datetime\n"
+        "import pendulum\n"
+        "from capillaries_provider import CapillariesDag\n"
+        f"dag = CapillariesDag(dag_id={DAG_ID!r}, script_path={str(staging.resolve(spec['script']))!r},\n"
+        f"    params_path={str(staging.resolve(spec['params']))!r}, keyspace='bench_unused_default',\n"
+        f"    start_nodes={spec['runs'][0]['start_nodes']!r}, node_operator_kwargs={kwargs!r},\n"
+        "    default_args={'retries': 2, 'retry_delay': datetime.timedelta(seconds=2)},\n"
+        "    schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz='UTC'), catchup=False)\n"
+    )
+    measured = Measured([], [], [])
+    print("local Airflow stack up (PostgreSQL, LocalExecutor, scheduler, triggerer, 2 workers)", flush=True)
+    with airflow_stack(a.out / "stack", lambda dags: (dags / "bench_portfolio.py").write_text(source)) as stack:
+        os.environ.update(bench_env(stack.queue))  # the CLI runs publish to the stack's workers
+        for rep in range(1, a.repeats + 1):
+            wait_for_cassandra()
+            ks = f"bench_handoff_{uuid.uuid4().hex[:8]}"
+            _clean_outputs(case, staging)
+            try:
+                started = time.monotonic()
+                run_id = stack.api.trigger(DAG_ID, {"keyspace": ks})
+                state = stack.api.wait(DAG_ID, run_id, timeout=1800, poll_s=0.5)
+                measured.airflow_walls.append(time.monotonic() - started)
+                tries = {t: ti["try_number"] for t, ti in stack.api.task_instances(DAG_ID, run_id).items()}
+                if state != "success":
+                    raise RuntimeError(f"airflow repeat {rep}: DAG run {run_id} ended {state}")
+                _check_outputs(case, staging, f"airflow repeat {rep}")
+                measured.handoffs += hand_offs(ks, script, rep)
+            finally:
+                with contextlib.suppress(Exception):
+                    drop(ks)
+            retried = {t: n for t, n in tries.items() if int(n) > 1}
+            print(
+                f"airflow repeat {rep}: trigger to success {measured.airflow_walls[-1]:.1f} s"
+                f" (tasks retried: {retried or 'none'})",
+                flush=True,
+            )
+            if not a.skip_cli:
+                _cli_repeat(variant, case, staging, rep, measured)
+    return measured
+
+
+def _report(a: argparse.Namespace, poll: float, measured: Measured) -> None:
+    all_handoffs = measured.handoffs
+    print(f"\nnode poll interval: {poll} s; enqueue time = {ENQUEUE_SOURCE}")
+    print(
+        f"{'rep':>3} {'node':34} {'latest parent':34} {'hand-off':>8} {'serial':>7} {'claim':>6} {'publish':>7}"
+        f" {'1st start':>9}  waited behind"
+    )
+    for h in all_handoffs:
+        print(
+            f"{h.repeat:>3} {h.node:34} {h.latest_parent:34} {h.handoff_s:8.2f} {h.serial_corrected_s:7.2f}"
+            f" {h.claim_s:6.2f} {h.publish_s:7.2f} {h.first_batch_start_s:9.2f}  {h.waited_behind}"
+        )
+    direct = [h.handoff_s for h in all_handoffs if not h.waited_behind]
+    airflow_path = "wall_airflow_scheduler" if a.scheduler else "wall_airflow_dag_test"
+    summary = {
+        "mode": "scheduler" if a.scheduler else "dag.test",
+        "poll_interval_s": poll,
+        "enqueue_source": ENQUEUE_SOURCE,
+        "handoff_all": _stats([h.handoff_s for h in all_handoffs]),
+        "handoff_direct": _stats(direct) if direct else "none",
+        "handoff_serial_corrected": _stats([h.serial_corrected_s for h in all_handoffs]),
+        "claim": _stats([h.claim_s for h in all_handoffs]),
+        "publish": _stats([h.publish_s for h in all_handoffs]),
+        "first_batch_start_after_enqueue": _stats([h.first_batch_start_s for h in all_handoffs]),
+        airflow_path: _stats(measured.airflow_walls),
+        "wall_cli_run_start_wait": _stats(measured.cli_walls) if measured.cli_walls else "skipped",
+    }
+    if measured.cli_walls:
+        ratio = statistics.median(measured.airflow_walls) / statistics.median(measured.cli_walls)
+        summary["airflow_over_cli_median"] = f"{ratio:.2f}"
+    print()
+    for k, v in summary.items():
+        print(f"{k}: {v}")
+    results = {"summary": summary, "airflow_walls_s": measured.airflow_walls, "cli_walls_s": measured.cli_walls}
+    results["handoffs"] = [asdict(h) for h in all_handoffs]
+    (a.out / "results.json").write_text(json.dumps(results, indent=1))
+    print(f"\nraw results: {a.out / 'results.json'}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2; the stack's own: 2)")
     p.add_argument("--poll-interval", type=float, default=None, help="node trigger poll (default: the operator's)")
     p.add_argument("--skip-cli", action="store_true", help="do not measure `capillaries run start --wait`")
+    p.add_argument("--scheduler", action="store_true", help="run under the real scheduler and triggerer")
     p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "capillaries-bench" / "handoff")
     p.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -212,82 +350,18 @@ def main() -> None:
 
     from capillaries_provider.operators.node import CapillariesNodeOperator
     from capillaries_provider.script.loader import load_script
-    from tests.conformance.harness import Staging, run_variant
+    from tests.conformance.harness import Staging
 
     poll = a.poll_interval
     if poll is None:
         poll = CapillariesNodeOperator(task_id="probe", node="n", start_run_task_id="s").poll_interval
     variant, case = _case()
-    spec = variant.spec
     shutil.rmtree(a.out, ignore_errors=True)
     staging = Staging(a.out / "case")
     staging.stage(CASE_DIR, case)
-    script = load_script(str(staging.resolve(spec["script"])), str(staging.resolve(spec["params"])))
-    queue = f"capillaries_handoff_{uuid.uuid4().hex[:6]}"
-    env = _airflow_env(a.out / "airflow_home", queue)
-    os.environ.update(bench_env(queue))  # `capillaries run start` (run_variant) publishes to the private queue
-    print(
-        f"airflow db migrate; workers: {a.workers} processes on queue {queue}; node poll interval {poll} s", flush=True
-    )
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
-
-    airflow_walls: list[float] = []
-    cli_walls: list[float] = []
-    all_handoffs: list[HandOff] = []
-    with Workers(a.workers, queue, a.out / "workers.log"):
-        for rep in range(1, a.repeats + 1):
-            wait_for_cassandra()
-            ks = f"bench_handoff_{uuid.uuid4().hex[:8]}"
-            _clean_outputs(case, staging)
-            try:
-                airflow_walls.append(_airflow_run(staging, spec, env, a.poll_interval, ks))
-                _check_outputs(case, staging, f"airflow repeat {rep}")
-                all_handoffs += hand_offs(ks, script, rep)
-            finally:
-                with contextlib.suppress(Exception):
-                    drop(ks)
-            print(f"airflow repeat {rep}: dag.test() {airflow_walls[-1]:.1f} s", flush=True)
-            if a.skip_cli:
-                continue
-            _clean_outputs(case, staging)
-            started = time.monotonic()
-            ks = run_variant(variant, staging)
-            cli_walls.append(time.monotonic() - started)
-            with contextlib.suppress(Exception):
-                drop(ks)
-            _check_outputs(case, staging, f"cli repeat {rep}")
-            print(f"cli repeat {rep}: capillaries run start --wait {cli_walls[-1]:.1f} s", flush=True)
-
-    print(f"\nnode poll interval: {poll} s; enqueue time = {ENQUEUE_SOURCE}")
-    print(
-        f"{'rep':>3} {'node':34} {'latest parent':34} {'hand-off':>8} {'serial':>7} {'claim':>6} {'publish':>7}"
-        f" {'1st start':>9}  waited behind"
-    )
-    for h in all_handoffs:
-        print(
-            f"{h.repeat:>3} {h.node:34} {h.latest_parent:34} {h.handoff_s:8.2f} {h.serial_corrected_s:7.2f}"
-            f" {h.claim_s:6.2f} {h.publish_s:7.2f} {h.first_batch_start_s:9.2f}  {h.waited_behind}"
-        )
-    direct = [h.handoff_s for h in all_handoffs if not h.waited_behind]
-    summary = {
-        "poll_interval_s": poll,
-        "enqueue_source": ENQUEUE_SOURCE,
-        "handoff_all": _stats([h.handoff_s for h in all_handoffs]),
-        "handoff_direct": _stats(direct) if direct else "none",
-        "handoff_serial_corrected": _stats([h.serial_corrected_s for h in all_handoffs]),
-        "claim": _stats([h.claim_s for h in all_handoffs]),
-        "publish": _stats([h.publish_s for h in all_handoffs]),
-        "first_batch_start_after_enqueue": _stats([h.first_batch_start_s for h in all_handoffs]),
-        "wall_airflow_dag_test": _stats(airflow_walls),
-        "wall_cli_run_start_wait": _stats(cli_walls) if cli_walls else "skipped",
-    }
-    print()
-    for k, v in summary.items():
-        print(f"{k}: {v}")
-    results = {"summary": summary, "airflow_walls_s": airflow_walls, "cli_walls_s": cli_walls}
-    results["handoffs"] = [asdict(h) for h in all_handoffs]
-    (a.out / "results.json").write_text(json.dumps(results, indent=1))
-    print(f"\nraw results: {a.out / 'results.json'}")
+    script = load_script(str(staging.resolve(variant.spec["script"])), str(staging.resolve(variant.spec["params"])))
+    mode = _scheduler_mode if a.scheduler else _dag_test_mode
+    _report(a, poll, mode(a, variant, case, staging, script))
 
 
 if __name__ == "__main__":

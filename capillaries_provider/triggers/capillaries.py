@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 from cassandra.cluster import Session
 
 from capillaries_provider.hooks.capillaries import DEFAULT_CASSANDRA_CONN_ID, CapillariesHook
@@ -101,19 +101,39 @@ class CapillariesNodeTrigger(_CassandraWatcher):
 
     Event payload: `{"status": "success" | "failed" | "stopped", "message", "node", "run_id", "succeeded",
     "total"}`; the message of a failure is the failing batch's error text.
+
+    With `end_from_trigger`, a success ends the task from the triggerer (a `TaskSuccessEvent` whose XCom
+    `return_value` is that payload) instead of resuming it on a worker: under the scheduler, the resume (scheduling
+    it, starting a task process that parses the DAG file, reporting back) was about 2 s of every node hand-off
+    (docs/performance.md). A failure or a stop still resumes the task, so the error is raised in the task's own log
+    and its retries apply.
     """
 
     def __init__(
-        self, *, node: str, batches_total: int = 0, poll_interval: float = NODE_POLL_INTERVAL_S, **kwargs: Any
+        self,
+        *,
+        node: str,
+        batches_total: int = 0,
+        poll_interval: float = NODE_POLL_INTERVAL_S,
+        end_from_trigger: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(poll_interval=poll_interval, **kwargs)
         self.node = node
         self.batches_total = int(batches_total)
+        self.end_from_trigger = bool(end_from_trigger)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         kwargs = self._base_kwargs()
-        kwargs.update(node=self.node, batches_total=self.batches_total)
+        kwargs.update(node=self.node, batches_total=self.batches_total, end_from_trigger=self.end_from_trigger)
         return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
+
+    def _event(self, progress: NodeProgress) -> TriggerEvent:
+        payload = self._payload(progress)
+        if self.end_from_trigger and payload["status"] == "success":
+            self.log.info("%s", payload["message"])
+            return TaskSuccessEvent(xcoms={"return_value": payload})
+        return TriggerEvent(payload)
 
     async def _watch(self) -> AsyncIterator[TriggerEvent]:
         store = await self._store()
@@ -126,11 +146,11 @@ class CapillariesNodeTrigger(_CassandraWatcher):
                 self.log.info("%s/%s/%s: %s", self.keyspace, self.run_id, self.node, text)
                 last = text
             if progress.done:
-                yield TriggerEvent(self._payload(progress))
+                yield self._event(progress)
                 return
             status = await asyncio.to_thread(store.run_status, self.run_id)
             if status is RunStatus.STOP:
-                yield TriggerEvent(self._payload(progress))
+                yield self._event(progress)
                 return
             await asyncio.sleep(self.poll_interval)
 

@@ -9,7 +9,6 @@ airflow_stack.py) and torn down afterwards.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import time
@@ -45,23 +44,16 @@ LARGE_SALES = (
 )
 
 
-# Retries: Airflow 3.3 fails a resumed deferred task when the executor's stale "success" of its defer-exit is
-# processed after the resumed attempt started ("state mismatch", apache/airflow#72716 and #71580, both open). On this
-# loaded machine it hits a node task now and then; a retry redoes the node in the same Capillaries run.
-RETRY = {"retries": 2, "retry_delay": datetime.timedelta(seconds=2)}
-
-
-def _dag_source(dag_id: str, script: Path, params: Path | str | None, **extra: Any) -> str:
-    extra = {"default_args": RETRY, **extra}
-    kwargs = "".join(f", {k}={v!r}" for k, v in extra.items())
+def _dag_source(dag_id: str, script: Path, params: Path | str | None) -> str:
+    """No retries: a node task's success ends in the triggerer, never resuming a deferred task, the path where
+    Airflow 3.3 may fail a task that succeeded (apache/airflow#72716, #71580), so none is needed."""
     return (
         "# Airflow DAG of the scheduler end-to-end tests (written by tests/airflow/test_airflow_scheduler_e2e.py)\n"
-        "import datetime\n"
         "import pendulum\n"
         "from capillaries_provider import CapillariesDag\n"
         f"dag = CapillariesDag(dag_id={dag_id!r}, script_path={str(script)!r}, params_path={str(params)!r},\n"
         "    keyspace='e2e_unused_default', schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz='UTC'),\n"
-        f"    catchup=False{kwargs})\n"
+        "    catchup=False)\n"
     )
 
 

@@ -125,6 +125,25 @@ def test_node_trigger_fails_with_the_batch_error_text() -> None:
     assert event.payload["message"] == "node n of run ks/3 failed: batch 1: cannot parse 'x' as decimal2"
 
 
+def test_node_trigger_ending_from_the_triggerer_ends_a_success_there_and_resumes_a_failure() -> None:
+    from airflow.triggers.base import TaskSuccessEvent
+
+    done = [[_ev(0, OK, 1, total=2), _ev(1, OK, 2, total=2)]]
+    (event,) = asyncio.run(_events(_trigger(FakeStore(done), end_from_trigger=True)))
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms is not None and event.xcoms["return_value"]["message"] == (
+        "node n of run ks/3 succeeded: batches 2/2 done"
+    )
+    failed = [[_ev(0, OK, 1, total=2), _ev(1, FAIL, 2, "boom", total=2)]]
+    (event,) = asyncio.run(_events(_trigger(FakeStore(failed), end_from_trigger=True)))
+    assert not isinstance(event, TaskSuccessEvent)
+    assert event.payload["status"] == "failed"
+    stopped = FakeStore([[_ev(0, OK, 1, total=2)]], run_status=RunStatus.STOP)
+    (event,) = asyncio.run(_events(_trigger(stopped, end_from_trigger=True)))
+    assert not isinstance(event, TaskSuccessEvent)
+    assert event.payload["status"] == "stopped"
+
+
 def test_node_trigger_ends_when_the_run_is_stopped() -> None:
     store = FakeStore([[_ev(0, OK, 1, total=2)]], run_status=RunStatus.STOP)
     (event,) = asyncio.run(_events(_trigger(store)))
@@ -155,6 +174,7 @@ def test_triggers_serialize_to_their_own_constructor() -> None:
         "stop_run_on_kill": True,
         "node": "n",
         "batches_total": 3,
+        "end_from_trigger": False,
     }
     json.dumps(kwargs)
     assert CapillariesNodeTrigger(**kwargs).serialize() == (path, kwargs)
