@@ -33,7 +33,7 @@ from tests.remote.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.integration]
 
-QUEUE = "capillaries_remote_tests"
+QUEUE = f"capillaries_remote_tests_{uuid.uuid4().hex[:6]}"  # per session: no leftover worker takes its batches
 BUCKET = "capi-remote-runs"
 
 
