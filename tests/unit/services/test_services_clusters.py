@@ -8,6 +8,7 @@ import json
 import stat
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -264,3 +265,101 @@ def test_a_node_count_must_be_positive(bad: str, capsys: pytest.CaptureFixture[s
 def test_only_up_takes_node_counts() -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["services", "status", "--cassandra-nodes", "3"])
+
+
+class _FakeProcesses:
+    """Stands in for subprocess.Popen: records each command line and hands out pids 101, 102, ..."""
+
+    def __init__(self) -> None:
+        self.commands: list[list[str]] = []
+
+    def __call__(self, cmd: list[str], **kwargs: Any) -> Any:
+        self.commands.append(cmd)
+        return SimpleNamespace(pid=100 + len(self.commands), env=kwargs.get("env"))
+
+
+def _polling_wait(polls: list[str]) -> Any:
+    """wait_until without sleeping: polls `ready` (recording `what`) until it holds, at most 5 times."""
+
+    def wait_until(ready: Any, *, what: str, **_: Any) -> None:
+        for _attempt in range(5):
+            polls.append(what)
+            if ready():
+                return
+        raise ServiceError(f"{what} not ready")
+
+    return wait_until
+
+
+def test_cassandra_nodes_start_one_by_one_each_waiting_to_join_node_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    popen, polls = _FakeProcesses(), []
+    monkeypatch.setattr(cassandra.subprocess, "Popen", popen)
+    monkeypatch.setattr(cassandra, "_java", lambda: "java")
+    monkeypatch.setattr(cassandra, "fetch", lambda: Path("/lib"))
+    monkeypatch.setattr(cassandra, "port_open", lambda host, port: False)
+    monkeypatch.setattr(cassandra, "wait_until", _polling_wait(polls))
+    _fake_pids(monkeypatch, cassandra)
+
+    def launched() -> set[str]:
+        return {cassandra.node_address(i) for i in range(1, len(popen.commands) + 1)}
+
+    gossip_lag = iter([False, True] * 3)  # node 1 lists a new node one poll after it answers CQL
+    monkeypatch.setattr(cassandra, "query_version", lambda hosts, settings: "5.0.8" if hosts[0] in launched() else None)
+    seen: set[str] = set()
+
+    def peers(settings: Any) -> set[str]:
+        newest = cassandra.node_address(len(popen.commands))
+        if newest != "127.0.0.1" and next(gossip_lag):
+            seen.add(newest)
+        return set(seen)
+
+    monkeypatch.setattr(cassandra, "peers", peers)
+    lines = [st.line() for st in cassandra.up(3)]
+    assert lines == [
+        f"Cassandra 5.0.8 up at 127.0.0.{i}:9042 (started by capillaries, pid {100 + i})" for i in (1, 2, 3)
+    ]
+    assert [cmd[1:3] for cmd in popen.commands] == [["-Xms512m", "-Xmx512m"]] * 3
+    # Node 2 was polled until node 1 listed it, before node 3 started.
+    assert (
+        polls
+        == ["Cassandra 5.0.8 at 127.0.0.1"]
+        + ["Cassandra 5.0.8 at 127.0.0.2"] * 2
+        + ["Cassandra 5.0.8 at 127.0.0.3"] * 2
+    )
+    conf = yaml.safe_load((cassandra.node_home(2) / "conf" / "cassandra.yaml").read_text())
+    assert conf["listen_address"] == "127.0.0.2" and conf["data_file_directories"] == [f"{cassandra.node_home(2)}/data"]
+    # A second `up` (no count: the state's 3) starts nothing and checks the same readiness.
+    assert [st.line() for st in cassandra.up()] == lines and len(popen.commands) == 3
+
+
+def test_rabbitmq_nodes_start_together_then_join_node_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    popen, polls, calls = _FakeProcesses(), [], []
+    monkeypatch.setattr(rabbitmq.subprocess, "Popen", popen)
+    monkeypatch.setattr(rabbitmq, "ensure_installed", lambda: None)
+    monkeypatch.setattr(rabbitmq, "port_open", lambda host, port: False)
+    monkeypatch.setattr(rabbitmq, "amqp_ready", lambda url: True)
+    monkeypatch.setattr(rabbitmq, "_server_version", lambda url: "3.10.8")
+    monkeypatch.setattr(rabbitmq, "wait_until", _polling_wait(polls))
+    _fake_pids(monkeypatch, rabbitmq)
+    members = {"capillaries@localhost"}
+
+    def ctl(settings: Any, node: int, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        calls.append((rabbitmq.node_name(node), *args))
+        if args[0] == "join_cluster":
+            members.add(rabbitmq.node_name(node))
+        status = {"disk_nodes": sorted(members), "running_nodes": sorted(members)}
+        return subprocess.CompletedProcess(args, 0, json.dumps(status), "")
+
+    monkeypatch.setattr(rabbitmq, "_ctl", ctl)
+    lines = [st.line() for st in rabbitmq.up(3)]
+    assert lines == [
+        f"RabbitMQ 3.10.8 up at 127.0.0.1:{5671 + i} (started by capillaries, pid {100 + i})" for i in (1, 2, 3)
+    ]
+    assert len(popen.commands) == 3 and polls[:3] == [f"RabbitMQ node {rabbitmq.node_name(i)}" for i in (1, 2, 3)]
+    assert polls[3:] == ["RabbitMQ cluster of 3 nodes"]
+    assert [c for c in calls if c[1] != "cluster_status"] == [
+        (name, *args)
+        for name in ("capillaries2@localhost", "capillaries3@localhost")
+        for args in (("stop_app",), ("join_cluster", "capillaries@localhost"), ("start_app",))
+    ]
+    assert (rabbitmq.node_home(1) / ".erlang.cookie").exists()
