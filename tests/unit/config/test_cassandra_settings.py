@@ -79,6 +79,10 @@ def test_lwts_stay_local_only_with_a_local_consistency(level: str, serial: str) 
     assert serial_consistency(ConsistencyLevel.name_to_value[level]) == ConsistencyLevel.name_to_value[serial]
 
 
+def test_the_accepted_levels_are_the_drivers_read_write_levels() -> None:
+    assert set(CONSISTENCY_LEVELS) == set(ConsistencyLevel.name_to_value) - {"ANY", "SERIAL", "LOCAL_SERIAL"}
+
+
 def test_every_accepted_level_has_a_serial_level() -> None:
     for name in CONSISTENCY_LEVELS:
         assert serial_consistency(ConsistencyLevel.name_to_value[name]) in (
