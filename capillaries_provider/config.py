@@ -33,10 +33,11 @@ def replication_setting(replication: str | None, factor: str | None, *, replicat
 
     The names are those the user set (environment variables or connection extras), so errors point at them.
     """
+    replication, factor = (replication or "").strip(), (factor or "").strip()
     if replication and factor:
         raise ValueError(f"set either {replication_name} or {factor_name}, not both")
     if replication:
-        return replication.strip()
+        return replication
     if not factor:
         return simple_replication(1)
     try:

@@ -12,7 +12,7 @@ from cassandra import ConsistencyLevel
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import dict_factory, tuple_factory
 
-from capillaries_provider.config import CONSISTENCY_LEVELS, CassandraSettings, cassandra_settings
+from capillaries_provider.config import CONSISTENCY_LEVELS, CassandraSettings, cassandra_settings, simple_replication
 from capillaries_provider.hooks.capillaries import cassandra_settings_from_connection
 from capillaries_provider.services.airflow_local import connection_env
 from capillaries_provider.store.session import execution_profile, serial_consistency
@@ -39,7 +39,8 @@ def test_replication_factor_is_a_shorthand_for_simple_strategy() -> None:
     assert cassandra_settings({RF: "3"}).replication == "{'class': 'SimpleStrategy', 'replication_factor': 3}"
     nts = "{'class': 'NetworkTopologyStrategy', 'dc1': 3}"
     assert cassandra_settings({MAP: f" {nts} "}).replication == nts
-    assert cassandra_settings({MAP: "", RF: ""}).replication == CassandraSettings.replication
+    assert cassandra_settings({MAP: " ", RF: ""}).replication == CassandraSettings.replication
+    assert cassandra_settings({MAP: " ", RF: " 2 "}).replication == simple_replication(2)
 
 
 def test_replication_map_and_factor_together_are_refused_by_name() -> None:
