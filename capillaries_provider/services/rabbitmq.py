@@ -251,6 +251,7 @@ def _ensure_cookie() -> None:
     cookie = node_home(1) / ".erlang.cookie"
     if cookie.exists():
         return
+    cookie.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(cookie, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
     with os.fdopen(fd, "w") as out:
         out.write("".join(secrets.choice(string.ascii_uppercase) for _ in range(20)))
@@ -272,14 +273,18 @@ def _running(settings: AmqpSettings) -> set[str]:
 
 
 def _ctl(settings: AmqpSettings, node: int, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """`rabbitmqctl -q -n <node> ARGS`; a failure raises ServiceError with its output when `check`."""
+    """`rabbitmqctl -q -n <node> ARGS`; ServiceError when it hangs, or fails and `check`."""
+    what = f"`rabbitmqctl -n {node_name(node)} {' '.join(args)}`"
     cmd = [str(RABBIT_BIN / "rabbitmqctl"), "-q", "-n", node_name(node), *args]
-    done = subprocess.run(
-        cmd, env=node_env(settings, node), capture_output=True, text=True, check=False, timeout=CTL_TIMEOUT_S
-    )
+    try:
+        done = subprocess.run(
+            cmd, env=node_env(settings, node), capture_output=True, text=True, check=False, timeout=CTL_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ServiceError(f"{what} did not finish within {CTL_TIMEOUT_S:.0f} s") from exc
     if check and done.returncode != 0:
         tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
-        raise ServiceError(f"`rabbitmqctl -n {node_name(node)} {' '.join(args)}` failed: {' / '.join(tail)}")
+        raise ServiceError(f"{what} failed: {' / '.join(tail)}")
     return done
 
 
@@ -295,7 +300,11 @@ def down() -> str:
         if pid is None:
             lines.append(f"RabbitMQ {node_name(node)}: not started by capillaries, nothing to stop")
             continue
-        if _ctl(settings, node, "stop", check=False).returncode != 0 or pid_alive(pid):
+        try:
+            stopped = _ctl(settings, node, "stop", check=False).returncode == 0
+        except ServiceError:
+            stopped = False
+        if not stopped or pid_alive(pid):
             stop_pid(pid)
         pid_file.unlink(missing_ok=True)
         lines.append(f"RabbitMQ {node_name(node)} stopped (pid {pid})")

@@ -363,3 +363,19 @@ def test_rabbitmq_nodes_start_together_then_join_node_1(monkeypatch: pytest.Monk
         for args in (("stop_app",), ("join_cluster", "capillaries@localhost"), ("start_app",))
     ]
     assert (rabbitmq.node_home(1) / ".erlang.cookie").exists()
+
+
+def test_a_hanging_rabbitmqctl_is_an_error_and_down_then_signals_the_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    def hang(cmd: list[str], **kwargs: Any) -> Any:
+        raise subprocess.TimeoutExpired(cmd, kwargs["timeout"])
+
+    monkeypatch.setattr(rabbitmq.subprocess, "run", hang)
+    with pytest.raises(
+        ServiceError, match=r"`rabbitmqctl -n capillaries2@localhost stop_app` did not finish within 60 s"
+    ):
+        rabbitmq._ctl(amqp_settings({}), 2, "stop_app")
+    _homes(rabbitmq, 1)
+    _fake_pids(monkeypatch, rabbitmq)
+    stopped: list[int] = []
+    monkeypatch.setattr(rabbitmq, "stop_pid", stopped.append)
+    assert rabbitmq.down() == "RabbitMQ capillaries@localhost stopped (pid 1001)" and stopped == [1001]
