@@ -12,8 +12,52 @@ from dataclasses import dataclass, field
 
 DEFAULT_CASSANDRA_HOST = "127.0.0.1"
 DEFAULT_CASSANDRA_PORT = 9042
+DEFAULT_CASSANDRA_CONSISTENCY = "LOCAL_QUORUM"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 _FALSE = ("0", "false", "no")
+
+# The cassandra-driver ConsistencyLevel names a statement may both read and write at: ANY is write-only, SERIAL and
+# LOCAL_SERIAL serve lightweight transactions (derived from this level, see store.session.serial_consistency).
+# Spelled out so that this module, which the script layer imports, stays free of the driver; a unit test keeps the
+# list equal to the driver's.
+CONSISTENCY_LEVELS = ("ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE")
+
+
+def simple_replication(factor: int) -> str:
+    """The CQL replication map of `CAPILLARIES_CASSANDRA_REPLICATION_FACTOR`: one data centre, `factor` copies."""
+    return f"{{'class': 'SimpleStrategy', 'replication_factor': {factor}}}"
+
+
+def replication_setting(replication: str | None, factor: str | None, *, replication_name: str, factor_name: str) -> str:
+    """The keyspace replication map from either a CQL map literal or a replication factor (default 1).
+
+    The names are those the user set (environment variables or connection extras), so errors point at them.
+    """
+    replication, factor = (replication or "").strip(), (factor or "").strip()
+    if replication and factor:
+        raise ValueError(f"set either {replication_name} or {factor_name}, not both")
+    if replication:
+        return replication
+    if not factor:
+        return simple_replication(1)
+    try:
+        value = int(factor)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{factor_name} must be a positive integer, got {factor!r}")
+    return simple_replication(value)
+
+
+def consistency_setting(value: str | None, *, name: str) -> str:
+    """The read/write consistency level name (case-insensitive; default LOCAL_QUORUM)."""
+    if not value:
+        return DEFAULT_CASSANDRA_CONSISTENCY
+    level = value.strip().upper()
+    if level not in CONSISTENCY_LEVELS:
+        valid = ", ".join(CONSISTENCY_LEVELS)
+        raise ValueError(f"{name} is {value!r}, not a consistency level for reads and writes; use one of {valid}")
+    return level
 
 
 @dataclass(frozen=True)
@@ -28,7 +72,11 @@ class CassandraSettings:
     tls_key: str | None = None
     tls_verify_hostname: bool = True
     # Replication used when a keyspace is created (CQL map literal).
-    replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    replication: str = simple_replication(1)
+    # Consistency of every read and write (a ConsistencyLevel name); LWTs derive theirs from it.
+    consistency: str = DEFAULT_CASSANDRA_CONSISTENCY
+    # Data centre whose nodes coordinate requests; None lets the driver take the contact points' DC.
+    local_dc: str | None = None
     # Write requests in flight per worker process (each an UNLOGGED batch of up to 10 inserts). Measured on one
     # node (docs/performance.md): 256 loads 13-50% faster than 64 and costs Cassandra less CPU per row.
     writer_concurrency: int = 256
@@ -66,7 +114,16 @@ def cassandra_settings(env: dict[str, str] | None = None) -> CassandraSettings:
         tls_cert=e.get("CAPILLARIES_CASSANDRA_TLS_CERT") or None,
         tls_key=e.get("CAPILLARIES_CASSANDRA_TLS_KEY") or None,
         tls_verify_hostname=e.get("CAPILLARIES_CASSANDRA_TLS_VERIFY_HOSTNAME", "true").lower() not in _FALSE,
-        replication=e.get("CAPILLARIES_CASSANDRA_REPLICATION", CassandraSettings.replication),
+        replication=replication_setting(
+            e.get("CAPILLARIES_CASSANDRA_REPLICATION"),
+            e.get("CAPILLARIES_CASSANDRA_REPLICATION_FACTOR"),
+            replication_name="CAPILLARIES_CASSANDRA_REPLICATION",
+            factor_name="CAPILLARIES_CASSANDRA_REPLICATION_FACTOR",
+        ),
+        consistency=consistency_setting(
+            e.get("CAPILLARIES_CASSANDRA_CONSISTENCY"), name="CAPILLARIES_CASSANDRA_CONSISTENCY"
+        ),
+        local_dc=e.get("CAPILLARIES_CASSANDRA_LOCAL_DC", "").strip() or None,
         writer_concurrency=int(e.get("CAPILLARIES_CASSANDRA_WRITER_CONCURRENCY", CassandraSettings.writer_concurrency)),
         external=bool(hosts.strip()),
     )

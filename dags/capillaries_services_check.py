@@ -22,7 +22,7 @@ def capillaries_services_check() -> None:
     def services_status() -> dict[str, bool]:
         from capillaries_provider.services import cassandra, rabbitmq
 
-        statuses = {s.name: s.running for s in (cassandra.status(), rabbitmq.status())}
+        statuses = {f"{s.name} {s.address}": s.running for s in (*cassandra.status(), *rabbitmq.status())}
         if not all(statuses.values()):
             raise RuntimeError(f"services down: {statuses}")
         return statuses

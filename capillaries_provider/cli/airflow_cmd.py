@@ -54,7 +54,7 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    statuses = [airflow_local.status(), postgres.status(), workers_local.status()]
+    statuses = [airflow_local.status(), *postgres.status(), workers_local.status()]
     for st in statuses:
         print(st.line())
     return 0 if all(st.running for st in statuses) else 1

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from airflow.sdk import BaseHook
 from cassandra.cluster import Session
 
-from capillaries_provider.config import AmqpSettings, CassandraSettings
+from capillaries_provider.config import AmqpSettings, CassandraSettings, consistency_setting, replication_setting
 from capillaries_provider.queue.publisher import Publisher
 from capillaries_provider.store.session import close, connect
 from capillaries_provider.worker.backend import CassandraBackend
@@ -40,19 +40,35 @@ def _extra_field(extra: Mapping[str, Any], conn_type: str, name: str) -> Any:
 
 
 def cassandra_settings_from_connection(conn: Any) -> CassandraSettings:
-    """CassandraSettings from a `cassandra` connection; extras `replication` and `writer_concurrency` are optional."""
+    """CassandraSettings from a `cassandra` connection; the optional extras `replication` (or `replication_factor`),
+    `consistency`, `local_dc` and `writer_concurrency` mean what the workers' CAPILLARIES_CASSANDRA_* variables
+    mean, and are checked by the same functions."""
     extra = _extra(conn)
     hosts = tuple(h.strip() for h in (conn.host or "").split(",") if h.strip())
     if not hosts:
         raise ValueError(f"Cassandra connection {conn.conn_id!r} has no host")
-    replication = _extra_field(extra, "cassandra", "replication")
-    concurrency = _extra_field(extra, "cassandra", "writer_concurrency")
+
+    def field(name: str) -> str | None:
+        value = _extra_field(extra, "cassandra", name)
+        return None if value is None else str(value)
+
+    def named(name: str) -> str:
+        return f"extra {name!r} of Cassandra connection {conn.conn_id!r}"
+
+    concurrency = field("writer_concurrency")
     return CassandraSettings(
         hosts=hosts,
         port=int(conn.port or 9042),
         username=conn.login or None,
         password=conn.password or None,
-        replication=str(replication) if replication else CassandraSettings.replication,
+        replication=replication_setting(
+            field("replication"),
+            field("replication_factor"),
+            replication_name=named("replication"),
+            factor_name=named("replication_factor"),
+        ),
+        consistency=consistency_setting(field("consistency"), name=named("consistency")),
+        local_dc=(field("local_dc") or "").strip() or None,
         writer_concurrency=int(concurrency) if concurrency else CassandraSettings.writer_concurrency,
         external=True,
     )

@@ -64,6 +64,13 @@ def connection_env(queue: str | None = None, *, override: bool = False) -> dict[
             "port": cassandra.port,
             "login": cassandra.username,
             "password": cassandra.password,
+            # The workers' keyspace settings, so keyspaces Airflow's start_run creates match theirs.
+            "extra": {
+                "replication": cassandra.replication,
+                "consistency": cassandra.consistency,
+                "local_dc": cassandra.local_dc,
+                "writer_concurrency": cassandra.writer_concurrency,
+            },
         },
         "AIRFLOW_CONN_CAPILLARIES_AMQP_DEFAULT": {
             "conn_type": "capillaries_amqp",

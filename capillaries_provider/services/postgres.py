@@ -120,33 +120,38 @@ def _address() -> str:
     return f"127.0.0.1:{_port()}/{DATABASE}"
 
 
-def status() -> ServiceStatus:
+def status() -> list[ServiceStatus]:
+    """One line, like every service's status (a cluster has one per node)."""
     configured = external_url()
     password_known = configured is not None or (_home() / "password").exists()
     version = server_version(db_url()) if password_known else None
-    return ServiceStatus(
-        "PostgreSQL",
-        running=version is not None,
-        address=_address(),
-        version=version,
-        origin=origin(
-            external=configured is not None, pid=read_pid(_home() / "postgres.pid"), answering=version is not None
-        ),
-        detail="no connection",
-    )
+    return [
+        ServiceStatus(
+            "PostgreSQL",
+            running=version is not None,
+            address=_address(),
+            version=version,
+            origin=origin(
+                external=configured is not None, pid=read_pid(_home() / "postgres.pid"), answering=version is not None
+            ),
+            detail="no connection",
+        )
+    ]
 
 
-def up() -> ServiceStatus:
+def up() -> list[ServiceStatus]:
     """Start (or reuse) the server and return once a connection succeeds; concurrent callers wait for each other."""
     with start_lock("postgres"):
         return _up()
 
 
-def _up() -> ServiceStatus:
+def _up() -> list[ServiceStatus]:
     if external_url() is not None:
         current = status()
-        if not current.running:
-            raise ServiceError(f"external PostgreSQL at {current.address} ({DB_URL_ENV}) does not accept connections")
+        if not current[0].running:
+            raise ServiceError(
+                f"external PostgreSQL at {current[0].address} ({DB_URL_ENV}) does not accept connections"
+            )
         return current
     home, port = _home(), _port()
     pid_file, log = home / "postgres.pid", home / "postgres.log"

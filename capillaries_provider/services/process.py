@@ -143,3 +143,31 @@ def start_lock(name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def nodes_in_state(home: Callable[[int], Path]) -> int:
+    """How many nodes a local cluster has: node 1 plus every further node whose state folder exists."""
+    nodes = 1
+    while home(nodes + 1).exists():
+        nodes += 1
+    return nodes
+
+
+def cluster_size(what: str, home: Callable[[int], Path], requested: int | None) -> int:
+    """The node count `up` runs: `requested`, or (None) as many as the state holds.
+
+    A cluster is never shrunk in place: node 1 still counts the others as members (and with RF 1 holds only part of
+    the data), so fewer nodes than the state holds is refused.
+    """
+    held = nodes_in_state(home)
+    if requested is None:
+        return held
+    if requested < 1:
+        raise ServiceError(f"{what}: the node count must be at least 1, got {requested}")
+    if requested < held:
+        folders = ", ".join(str(home(node)) for node in range(1, held + 1))
+        raise ServiceError(
+            f"the local {what} has {held} nodes; start all {held}, or stop it and remove {folders} for a fresh "
+            f"{requested}-node one"
+        )
+    return requested

@@ -1,7 +1,8 @@
 """Cassandra connection and keyspace lifecycle.
 
-Every statement runs at QUORUM (Go's default `cassandra.consistency`), LWTs at SERIAL; requests are routed
-token-aware so single-partition reads and writes go straight to a replica.
+Every statement runs at the configured consistency (`CAPILLARIES_CASSANDRA_CONSISTENCY`, default LOCAL_QUORUM),
+LWTs at the matching serial level (`serial_consistency`); requests are routed token-aware within the local data
+centre, so single-partition reads and writes go straight to a local replica.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import ssl
 import threading
 import time
 import weakref
+from collections.abc import Callable
+from typing import Any
 
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
@@ -46,22 +49,10 @@ def connect(
     """
     if keyspace is not None:
         validate_keyspace_name(keyspace)
-    profile = ExecutionProfile(
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
-        retry_policy=RetryPolicy(),
-        consistency_level=ConsistencyLevel.QUORUM,
-        serial_consistency_level=ConsistencyLevel.SERIAL,
-        request_timeout=request_timeout_s,
-        row_factory=dict_factory,
-    )
-    tuples = ExecutionProfile(
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
-        retry_policy=RetryPolicy(),
-        consistency_level=ConsistencyLevel.QUORUM,
-        serial_consistency_level=ConsistencyLevel.SERIAL,
-        request_timeout=request_timeout_s,
-        row_factory=tuple_factory,
-    )
+    profiles = {
+        EXEC_PROFILE_DEFAULT: execution_profile(settings, dict_factory, request_timeout_s),
+        TUPLES: execution_profile(settings, tuple_factory, request_timeout_s),
+    }
     auth = (
         PlainTextAuthProvider(username=settings.username, password=settings.password or "")
         if settings.username
@@ -72,7 +63,7 @@ def connect(
         port=settings.port,
         auth_provider=auth,
         ssl_context=tls_context(settings),
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile, TUPLES: tuples},
+        execution_profiles=profiles,
         connect_timeout=connect_timeout_s,
         control_connection_timeout=connect_timeout_s,
         reconnection_policy=_RECONNECT,
@@ -82,6 +73,34 @@ def connect(
     except BaseException:
         cluster.shutdown()
         raise
+
+
+def execution_profile(
+    settings: CassandraSettings, row_factory: Callable[..., Any], request_timeout_s: float
+) -> ExecutionProfile:
+    """Routing and consistency of every statement: token-aware within the local data centre (`local_dc`; the
+    driver takes the contact points' DC when it is not set), at the configured consistency."""
+    level = ConsistencyLevel.name_to_value[settings.consistency]
+    return ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.local_dc or "")),
+        retry_policy=RetryPolicy(),
+        consistency_level=level,
+        serial_consistency_level=serial_consistency(level),
+        request_timeout=request_timeout_s,
+        row_factory=row_factory,
+    )
+
+
+def serial_consistency(level: int) -> int:
+    """The Paxos level of LWTs (unique indexes, run counter) for a read/write `level`.
+
+    A LOCAL_ level means "never wait on another data centre"; SERIAL would make every LWT need a quorum of all
+    data centres and fail while one is unreachable, so LOCAL_ levels get LOCAL_SERIAL. In one data centre both
+    are the same. The price: LWTs are linearizable only within the DC, so the workers of one keyspace must share
+    a DC, or the consistency must be a non-LOCAL level, which keeps SERIAL.
+    """
+    local = level in (ConsistencyLevel.LOCAL_ONE, ConsistencyLevel.LOCAL_QUORUM)
+    return ConsistencyLevel.LOCAL_SERIAL if local else ConsistencyLevel.SERIAL
 
 
 def tls_context(settings: CassandraSettings) -> ssl.SSLContext | None:

@@ -30,9 +30,7 @@ def test_cassandra_keyspace_table_insert_select_drop(live_services: tuple[Cassan
     try:
         version = session.execute("SELECT release_version FROM system.local").one().release_version
         assert version.startswith("5.0.")
-        session.execute(
-            f"CREATE KEYSPACE {ks} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
-        )
+        session.execute(f"CREATE KEYSPACE {ks} WITH replication = {settings.replication}")
         session.execute(f"CREATE TABLE {ks}.t (id bigint PRIMARY KEY, name text, amount decimal)")
         insert = session.prepare(f"INSERT INTO {ks}.t (id, name, amount) VALUES (?, ?, ?)")
         from decimal import Decimal
