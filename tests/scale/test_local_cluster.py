@@ -1,58 +1,25 @@
-"""A 3-node Cassandra cluster and a 3-node RabbitMQ cluster on this machine (`services up --cassandra-nodes 3
---rabbitmq-nodes 3`), in a state folder of their own, losing a node each.
-
-The session's single-node services hold the same addresses (node 1 is 127.0.0.1:9042 and 127.0.0.1:5672), so the
-module stops them first and starts them again at the end. It runs after the integration suites (tests/scale sorts
-after tests/remote), so nothing else needs them meanwhile.
-"""
+"""A 3-node Cassandra cluster and a 3-node RabbitMQ cluster on this machine (tests/scale/conftest.py), losing a
+node each: the services and settings themselves, without a run."""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 
 import pika
 import pytest
 from cassandra import OperationTimedOut, ReadTimeout
 
 from capillaries_provider.services.process import read_pid
+from tests.scale.conftest import CASSANDRA_HOSTS, NODES, services
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
-NODES = 3
-
-
-def _services(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "capillaries_provider.cli.main", "services", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
-
-
-@pytest.fixture(scope="module")
-def cluster_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The environment of the cluster's state folder, with both clusters up; single nodes back afterwards."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("CAPILLARIES_CASSANDRA_")}
-    base.pop("CAPILLARIES_STATE_DIR", None)
-    stopped = _services("down", env=base)
-    assert stopped.returncode == 0, stopped.stderr
-    env = {**base, "CAPILLARIES_STATE_DIR": str(tmp_path_factory.mktemp("cluster-state"))}
-    try:
-        up = _services("up", "--cassandra-nodes", str(NODES), "--rabbitmq-nodes", str(NODES), env=env)
-        assert up.returncode == 0, up.stdout + up.stderr
-        yield env
-    finally:
-        down = _services("down", env=env)
-        print(down.stdout, down.stderr)
-        again = _services("up", env=base)
-        assert again.returncode == 0, again.stdout + again.stderr
-
 
 def test_status_lists_every_node_with_its_address(cluster_env: dict[str, str]) -> None:
-    status = _services("status", env=cluster_env)
+    status = services("status", env=cluster_env)
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()
     for node in range(1, NODES + 1):
@@ -74,7 +41,7 @@ def test_rf3_quorum_writes_and_reads_go_on_when_a_node_is_killed_and_it_rejoins(
     from capillaries_provider.store.session import close, connect
 
     monkeypatch.setenv("CAPILLARIES_STATE_DIR", cluster_env["CAPILLARIES_STATE_DIR"])
-    monkeypatch.setenv("CAPILLARIES_CASSANDRA_HOSTS", ",".join(f"127.0.0.{n}" for n in range(1, NODES + 1)))
+    monkeypatch.setenv("CAPILLARIES_CASSANDRA_HOSTS", CASSANDRA_HOSTS)
     monkeypatch.setenv("CAPILLARIES_CASSANDRA_REPLICATION_FACTOR", "3")
     monkeypatch.setenv("CAPILLARIES_CASSANDRA_CONSISTENCY", "QUORUM")
     settings = cassandra_settings()
@@ -105,7 +72,7 @@ def test_rf3_quorum_writes_and_reads_go_on_when_a_node_is_killed_and_it_rejoins(
                 time.sleep(1)
         print(f"QUORUM reads answered {time.monotonic() - killed:.1f} s after the kill")
         assert sorted((r["id"], r["v"]) for r in rows) == [(i, f"v{i}") for i in range(1000)]
-        rejoined = _services("up", env=cluster_env)
+        rejoined = services("up", env=cluster_env)
         assert rejoined.returncode == 0, rejoined.stdout + rejoined.stderr
         assert f"Cassandra 5.0.8 up at 127.0.0.{NODES}:9042" in rejoined.stdout
     finally:
@@ -133,7 +100,7 @@ def test_a_quorum_queue_keeps_every_message_when_a_broker_node_is_killed(cluster
     conn = pika.BlockingConnection(pika.URLParameters("amqp://guest:guest@127.0.0.1:5672/%2F"))
     try:
         channel = conn.channel()
-        got = []
+        got: list[int] = []
         deadline = time.monotonic() + 60
         while len(got) < 200 and time.monotonic() < deadline:
             method, _, body = channel.basic_get(queue, auto_ack=True)
@@ -145,6 +112,6 @@ def test_a_quorum_queue_keeps_every_message_when_a_broker_node_is_killed(cluster
         channel.queue_delete(queue)
     finally:
         conn.close()
-    rejoined = _services("up", env=cluster_env)
+    rejoined = services("up", env=cluster_env)
     assert rejoined.returncode == 0, rejoined.stdout + rejoined.stderr
     assert f"RabbitMQ 3.10.8 up at 127.0.0.1:{5671 + NODES}" in rejoined.stdout
