@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from tests.airflow.airflow_stack import Stack, airflow_stack
-from tests.conftest import SHARED, SHOP_ORDERS
+from tests.conftest import CONFORMANCE, SHOP_ORDERS, needs_shared
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "dags" / "capillaries_examples"
-CASE_DIR = SHARED / "conformance" / "portfolio_quicktest"
+CASE_DIR = CONFORMANCE / "portfolio_quicktest"
 
 PORTFOLIO = "e2e_portfolio"
 DAILY = "e2e_daily_sales"
@@ -210,7 +210,7 @@ def _run(stack: Stack, dag_id: str, conf: dict[str, Any], timeout: float = RUN_T
 
 
 @pytest.mark.timeout(900, func_only=True)
-@pytest.mark.skipif(not CASE_DIR.is_dir(), reason=f"conformance case absent: {CASE_DIR} does not exist")
+@needs_shared(CASE_DIR)
 def test_portfolio_multi_four_dag_runs_in_one_keyspace_give_the_golden_files(
     stack: Stack, files: Files, keyspaces: list[str]
 ) -> None:
