@@ -8,7 +8,6 @@ complete) lives in pure functions below the `WorkflowStore` I/O class so it can 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import json
 import socket
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,37 +18,9 @@ from cassandra import WriteTimeout
 from cassandra.cluster import Session
 
 from capillaries_provider.script.names import validate_keyspace_name
+from capillaries_provider.status import NodeBatchStatus, RefreshOutcome, RunStatus
 from capillaries_provider.store.errors import StoreError
 from capillaries_provider.store.session import execute_schema, prepare_cached
-
-
-class NodeBatchStatus(enum.IntEnum):
-    """Status codes of `wf_batch_history` and `wf_node_history` rows."""
-
-    NONE = 0
-    START = 1
-    SUCCESS = 2
-    FAIL = 3
-    STOPRECEIVED = 104
-
-    @property
-    def label(self) -> str:
-        """Go's `ToString()` spelling, used in comments such as the run-complete JSON."""
-        return self.name.lower()
-
-    @property
-    def finished(self) -> bool:
-        return self in (NodeBatchStatus.SUCCESS, NodeBatchStatus.FAIL, NodeBatchStatus.STOPRECEIVED)
-
-
-class RunStatus(enum.IntEnum):
-    """Status codes of `wf_run_history` rows."""
-
-    NONE = 0
-    START = 1
-    COMPLETE = 2
-    STOP = 3
-
 
 WORKFLOW_DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS {ks}.wf_batch_history (ts timestamp, run_id int, script_node text, batch_idx int,"
@@ -116,14 +87,6 @@ class BatchHistoryEvent:
     instance: str
     thread: int
     comment: str
-
-
-@dataclass(frozen=True)
-class RefreshOutcome:
-    """What `refresh_node_and_run_status` recorded: None where the node/run is not finished yet."""
-
-    node_status: NodeBatchStatus | None
-    run_completed: bool
 
 
 def instance_id(executable_type: str, started: dt.datetime) -> str:

@@ -13,9 +13,10 @@ import time
 
 from capillaries_provider.config import AmqpSettings, CassandraSettings, amqp_settings, cassandra_settings
 from capillaries_provider.engine.batch import BatchProcessor, Decision
-from capillaries_provider.engine.ports import BatchStatus, BatchTask
+from capillaries_provider.engine.ports import BatchTask
 from capillaries_provider.queue.consumer import Consumer, Handler, HandlerResult, stop_on_signals
 from capillaries_provider.queue.message import BatchMessage
+from capillaries_provider.status import NodeBatchStatus
 from capillaries_provider.stop_flag import StopFlag
 from capillaries_provider.worker.backend import CassandraBackend
 from capillaries_provider.worker.scripts import ScriptCache
@@ -54,7 +55,7 @@ def make_handler(processor: BatchProcessor, backend: CassandraBackend) -> Handle
             # A bug or an unexpected storage error: record it on the batch so the run does not hang silently.
             log.exception("batch processing raised", extra=ids)
             try:
-                backend.set_batch_status(task, BatchStatus.FAIL, f"{task.full_id}: internal error: {exc!r}")
+                backend.set_batch_status(task, NodeBatchStatus.FAIL, f"{task.full_id}: internal error: {exc!r}")
                 backend.refresh_node_and_run_status(task.ks, task.run_id, task.target_node, task.batch_idx)
             except Exception as record_exc:
                 if backend.is_transient(record_exc):

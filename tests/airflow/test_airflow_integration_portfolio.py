@@ -70,8 +70,9 @@ def _run_dag(dag: Any, keyspace: str, run: dict[str, Any]) -> Any:
 
 def _assert_runs_in_cassandra(keyspace: str, runs: list[dict[str, Any]]) -> None:
     from capillaries_provider.config import cassandra_settings
+    from capillaries_provider.status import RunStatus
     from capillaries_provider.store.session import close, connect
-    from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+    from capillaries_provider.store.workflow import WorkflowStore
 
     session = connect(cassandra_settings())
     try:

@@ -35,8 +35,9 @@ from reliability_fault_script import FILES, ROWS_PER_FILE, expected_totals, outp
 
 from capillaries_provider.config import cassandra_settings
 from capillaries_provider.services import cassandra, rabbitmq
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 from capillaries_provider.store.session import close, connect
-from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore, node_statuses
+from capillaries_provider.store.workflow import WorkflowStore, node_statuses
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.timeout(420)]
 

@@ -11,7 +11,8 @@ from cassandra.cluster import Session
 from conftest import Env, count_rows, run_finished, stop_worker, wait_for
 from pipeline_script import pipeline_doc, write_pipeline
 
-from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore
+from capillaries_provider.status import NodeBatchStatus, RunStatus
+from capillaries_provider.store.workflow import WorkflowStore
 
 BIG_ROWS = 10000
 

@@ -8,20 +8,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from capillaries_provider.engine.ports import (
-    BatchEvent,
-    BatchStatus,
-    BatchTask,
-    DependencyLookupError,
-    Driver,
-    NodeRunEntry,
-    RefreshResult,
-    Row,
-    RunStatus,
-)
+from capillaries_provider.engine.ports import BatchEvent, BatchTask, DependencyLookupError, Driver, NodeRunEntry, Row
 from capillaries_provider.expr.types import FieldType, Value
 from capillaries_provider.script.loader import load_script_text
 from capillaries_provider.script.model import Script, TableCreator
+from capillaries_provider.status import NodeBatchStatus, RefreshOutcome, RunStatus
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 KS = "ks"
@@ -93,7 +84,7 @@ class FakeBackend:
         self.runs: dict[int, list[tuple[dt.datetime, RunStatus, str]]] = {}
         self.batches: dict[tuple[int, str, int], list[BatchEvent]] = {}
         self.totals: dict[tuple[int, str], int] = {}
-        self.nodes: dict[tuple[int, str], list[tuple[dt.datetime, BatchStatus]]] = {}
+        self.nodes: dict[tuple[int, str], list[tuple[dt.datetime, NodeBatchStatus]]] = {}
         self.driver = driver
         self.claims: dict[tuple[int, str], bool] = {}
         self.published: list[BatchTask] = []
@@ -120,7 +111,7 @@ class FakeBackend:
     def batch_events(self, ks: str, run_id: int, node: str, batch_idx: int) -> list[BatchEvent]:
         return list(self.batches.get((run_id, node, batch_idx), []))
 
-    def set_batch_status(self, task: BatchTask, status: BatchStatus, comment: str) -> None:
+    def set_batch_status(self, task: BatchTask, status: NodeBatchStatus, comment: str) -> None:
         self.totals[(task.run_id, task.target_node)] = task.batches_total
         self.batches.setdefault((task.run_id, task.target_node, task.batch_idx), []).append(
             BatchEvent(self.tick(), status, comment)
@@ -131,31 +122,33 @@ class FakeBackend:
         return events[-1] if events else None
 
     def set_node_status(
-        self, ks: str, run_id: int, node: str, batch_idx: int, status: BatchStatus, comment: str
+        self, ks: str, run_id: int, node: str, batch_idx: int, status: NodeBatchStatus, comment: str
     ) -> None:
         self.nodes.setdefault((run_id, node), []).append((self.tick(), status))
 
-    def node_statuses(self, ks: str, run_id: int) -> dict[str, BatchStatus]:
+    def node_statuses(self, ks: str, run_id: int) -> dict[str, NodeBatchStatus]:
         out = {}
         for (r, n), events in self.nodes.items():
             if r == run_id:
                 out[n] = events[-1][1]
         return out
 
-    def refresh_node_and_run_status(self, ks: str, run_id: int, node: str, batch_idx: int) -> RefreshResult:
+    def refresh_node_and_run_status(self, ks: str, run_id: int, node: str, batch_idx: int) -> RefreshOutcome:
         total = self.totals.get((run_id, node), 0)
         last = [self.last_batch(run_id, node, i) for i in range(total)]
         if not total or any(e is None or not e.status.finished for e in last):
-            return RefreshResult(None, False)
+            return RefreshOutcome(None, False)
         statuses = {e.status for e in last if e is not None}
-        final = next((s for s in (BatchStatus.FAIL, BatchStatus.STOPRECEIVED) if s in statuses), BatchStatus.SUCCESS)
+        final = next(
+            (s for s in (NodeBatchStatus.FAIL, NodeBatchStatus.STOPRECEIVED) if s in statuses), NodeBatchStatus.SUCCESS
+        )
         self.set_node_status(ks, run_id, node, batch_idx, final, "")
         nodes = self.node_statuses(ks, run_id)
-        done = all(nodes.get(n, BatchStatus.NONE).finished for n in self.affected[run_id])
+        done = all(nodes.get(n, NodeBatchStatus.NONE).finished for n in self.affected[run_id])
         if done and RunStatus.STOP not in {s for _, s, _ in self.runs.get(run_id, [])}:
             self.set_run_status(ks, run_id, RunStatus.COMPLETE, "")
-            return RefreshResult(final, True)
-        return RefreshResult(final, False)
+            return RefreshOutcome(final, True)
+        return RefreshOutcome(final, False)
 
     def dependency_entries(self, ks: str, run_id: int, dep_nodes: Sequence[str]) -> dict[str, list[NodeRunEntry]]:
         out: dict[str, list[NodeRunEntry]] = {}
@@ -169,7 +162,7 @@ class FakeBackend:
                 rs = next(
                     (s for s in (RunStatus.STOP, RunStatus.COMPLETE, RunStatus.START) if s in seen), RunStatus.NONE
                 )
-                entries.append(NodeRunEntry(r, r == run_id, rs, self.node_statuses(ks, r).get(d, BatchStatus.NONE)))
+                entries.append(NodeRunEntry(r, r == run_id, rs, self.node_statuses(ks, r).get(d, NodeBatchStatus.NONE)))
             out[d] = entries
         return out
 
