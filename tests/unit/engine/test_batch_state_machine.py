@@ -78,11 +78,11 @@ def test_success_records_start_then_success_with_stats_comment() -> None:
     calls: list[BatchJob] = []
     out = processor(be, calls).process(task("read", 0))
     assert out == BatchOutcome(Decision.ACK, NodeBatchStatus.SUCCESS, out.detail)
-    statuses = [e.status for e in be.batches[(1, "read", 0)]]
+    statuses = [e.status for e in be.batch_history(1, "read", 0)]
     assert statuses == [NodeBatchStatus.START, NodeBatchStatus.SUCCESS]
-    comment = be.batches[(1, "read", 0)][-1].comment
+    comment = be.batch_history(1, "read", 0)[-1].comment
     assert "src -> dst" in comment and "row_reads: 10, 20 r/s" in comment and "row_writes: 7, 14 r/s" in comment
-    assert be.nodes[(1, "read")][0][1] is NodeBatchStatus.START
+    assert be.node_history(1)[0].status is NodeBatchStatus.START
     assert calls[0].reader_run_id == 0  # a file node has no table input
 
 
@@ -90,7 +90,7 @@ def test_run_never_started_records_fail_and_acks() -> None:
     be = FakeBackend({1: ("read",)})
     out = processor(be).process(task("read"))
     assert out.decision is Decision.ACK and out.recorded is NodeBatchStatus.FAIL
-    assert "never started" in be.batches[(1, "read", 0)][-1].comment
+    assert "never started" in be.batch_history(1, "read", 0)[-1].comment
 
 
 def test_stopped_run_marks_batch_stopreceived() -> None:
@@ -152,7 +152,7 @@ def test_rerun_policy_fail_records_failure_instead_of_hanging() -> None:
     be.set_batch_status(task("strict", 0), NodeBatchStatus.START, "")
     out = processor(be).process(task("strict", 0))
     assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
-    assert "rerun_policy fail" in be.batches[(1, "strict", 0)][-1].comment
+    assert "rerun_policy fail" in be.batch_history(1, "strict", 0)[-1].comment
 
 
 def test_dependency_not_finished_means_retry_and_nothing_recorded() -> None:
@@ -160,7 +160,7 @@ def test_dependency_not_finished_means_retry_and_nothing_recorded() -> None:
     be.set_node_status(KS, 1, "read", 0, NodeBatchStatus.START, "")
     out = processor(be).process(task("calc", 1))
     assert out.decision is Decision.RETRY
-    assert (1, "calc", 1) not in be.batches
+    assert be.batch_history(1, "calc", 1) == []
 
 
 def test_dependency_failed_is_nogo_with_reason_in_comment() -> None:
@@ -168,7 +168,7 @@ def test_dependency_failed_is_nogo_with_reason_in_comment() -> None:
     be.set_node_status(KS, 1, "read", 0, NodeBatchStatus.FAIL, "")
     out = processor(be).process(task("calc", 1))
     assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
-    comment = be.batches[(1, "calc", 1)][-1].comment
+    comment = be.batch_history(1, "calc", 1)[-1].comment
     assert comment == "dependency nogo: read: nogo on current run 1 (run start, node fail)"
 
 
@@ -177,7 +177,7 @@ def test_dependency_never_run_records_failure() -> None:
     be.set_run_status(KS, 1, RunStatus.START, "")
     out = processor(be).process(task("strict", 0))
     assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
-    assert "read was never run" in be.batches[(1, "strict", 0)][-1].comment
+    assert "read was never run" in be.batch_history(1, "strict", 0)[-1].comment
 
 
 def test_later_run_reads_table_of_completed_earlier_run() -> None:
@@ -196,14 +196,14 @@ def test_processor_error_records_fail_naming_the_batch() -> None:
     be = started()
     out = processor(be, processors=failing_processor(ValueError("a.csv, line 3: bad"))).process(task("read", 1))
     assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
-    assert be.batches[(1, "read", 1)][-1].comment == "ks/1/read/1: ValueError: a.csv, line 3: bad"
+    assert be.batch_history(1, "read", 1)[-1].comment == "ks/1/read/1: ValueError: a.csv, line 3: bad"
 
 
 def test_transient_error_while_processing_retries_and_leaves_batch_started() -> None:
     be = started()
     out = processor(be, processors=failing_processor(TransientError("no hosts"))).process(task("read", 0))
     assert out.decision is Decision.RETRY
-    assert be.batches[(1, "read", 0)][-1].status is NodeBatchStatus.START
+    assert be.batch_history(1, "read", 0)[-1].status is NodeBatchStatus.START
 
 
 def test_script_content_error_records_fail_and_fetch_error_retries() -> None:
@@ -217,7 +217,7 @@ def test_script_content_error_records_fail_and_fetch_error_retries() -> None:
 
     out = processor(be, scripts=broken).process(task("read", 0))
     assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
-    assert "bad key" in be.batches[(1, "read", 0)][-1].comment
+    assert "bad key" in be.batch_history(1, "read", 0)[-1].comment
     assert processor(be, scripts=unreachable).process(task("read", 1)).decision is Decision.RETRY
 
 
@@ -226,7 +226,7 @@ def test_node_missing_from_script_records_fail() -> None:
     t = BatchTask(KS, 1, "ghost", 0, 1, 0, 0, "s.json", "")
     out = processor(be).process(t)
     assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
-    assert "ghost is not in s.json" in be.batches[(1, "ghost", 0)][-1].comment
+    assert "ghost is not in s.json" in be.batch_history(1, "ghost", 0)[-1].comment
 
 
 def test_last_batch_of_node_enqueues_children_once_and_run_completes() -> None:

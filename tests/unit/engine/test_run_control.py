@@ -83,7 +83,7 @@ def test_run_whose_first_batches_cannot_be_sent_is_recorded_stopped() -> None:
     with pytest.raises(ConnectionError):
         start_run(be, script(), ks=KS, script_url="s.json", script_params_url="", start_nodes=["a"], description="")
     assert be.run_status(KS, 1) is RunStatus.STOP
-    assert "could not enqueue the first batches: broker down" in be.runs[1][-1][2]
+    assert "could not enqueue the first batches: broker down" in be.run_history(1)[-1].comment
 
 
 def test_airflow_driven_run_enqueues_nothing_at_start() -> None:
