@@ -48,6 +48,10 @@ class BatchOutcome:
     detail: str
 
 
+class FailureNotRecorded(Exception):
+    """A batch failed and writing its failure failed too: the queue layer parks the message (nothing else can)."""
+
+
 def _ack(recorded: NodeBatchStatus | None, detail: str) -> BatchOutcome:
     return BatchOutcome(Decision.ACK, recorded, detail)
 
@@ -75,13 +79,20 @@ class BatchProcessor:
         self.processors = processors
 
     def process(self, task: BatchTask) -> BatchOutcome:
-        """Process one batch message; transient storage errors anywhere mean RETRY with nothing recorded."""
+        """Process one batch message: the one place that records a batch's failure, so the layers above only map
+        the outcome to the broker.
+
+        Transient storage errors anywhere mean RETRY with nothing recorded; any other error ends as the batch's
+        `fail` (an unexpected one as "internal error"), so the run does not hang silently. Only when that write
+        fails too does FailureNotRecorded propagate.
+        """
         try:
             return self._process(task)
         except Exception as exc:
             if self.port.is_transient(exc):
                 return _retry(f"storage unavailable: {type(exc).__name__}: {exc}")
-            raise
+            log.exception("%s: batch processing raised", task.full_id)
+            return self._record_internal_error(task, exc)
 
     # -- steps --------------------------------------------------------------------------------------------------
 
@@ -168,6 +179,15 @@ class BatchProcessor:
             log.info("%s failed: %s", task.full_id, exc)
             return self._finish(task, script, NodeBatchStatus.FAIL, f"{task.full_id}: {_describe(exc)}")
         return self._finish(task, script, NodeBatchStatus.SUCCESS, stats.comment())
+
+    def _record_internal_error(self, task: BatchTask, exc: Exception) -> BatchOutcome:
+        """A bug or an unexpected storage error: recorded on the batch (no script, so nothing is enqueued)."""
+        try:
+            return self._finish(task, None, NodeBatchStatus.FAIL, f"{task.full_id}: internal error: {exc!r}")
+        except Exception as record_exc:
+            if self.port.is_transient(record_exc):
+                return _retry(f"cannot record failure now: {record_exc}")
+            raise FailureNotRecorded(f"internal error {exc!r}; recording it failed: {record_exc!r}") from record_exc
 
     def _script_or_none(self, task: BatchTask) -> Script | None:
         try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+import pytest
 from batch_fakes import KS, FakeBackend, TransientError, csv_int_reader, int_fields, make_script
 
-from capillaries_provider.engine.batch import BatchOutcome, BatchProcessor, Decision
-from capillaries_provider.engine.ports import BatchTask
+from capillaries_provider.engine.batch import BatchOutcome, BatchProcessor, Decision, FailureNotRecorded
+from capillaries_provider.engine.ports import BatchEvent, BatchTask
 from capillaries_provider.engine.processors.context import BatchJob, BatchStats
 from capillaries_provider.engine.processors.registry import Processor
 from capillaries_provider.engine.run import node_tasks
@@ -252,3 +253,37 @@ def test_pending_claim_elsewhere_means_retry() -> None:
     out = p.process(task("read", 1))
     assert out.decision is Decision.RETRY and out.recorded is NodeBatchStatus.SUCCESS
     assert be.published == []
+
+
+class BrokenHistory(FakeBackend):
+    """A storage step of the state machine that fails; `record_error`, if given, makes recording the failure fail."""
+
+    def __init__(self, record_error: Exception | None = None) -> None:
+        super().__init__({1: ("read", "calc")})
+        self.record_error = record_error
+
+    def batch_events(self, ks: str, run_id: int, node: str, batch_idx: int) -> list[BatchEvent]:
+        raise RuntimeError("bug in reading")
+
+    def set_batch_status(self, task: BatchTask, status: NodeBatchStatus, comment: str) -> None:
+        if status is NodeBatchStatus.FAIL and self.record_error is not None:
+            raise self.record_error
+        super().set_batch_status(task, status, comment)
+
+
+def test_unexpected_error_is_recorded_as_internal_error_by_the_processor() -> None:
+    be = BrokenHistory()
+    be.set_run_status(KS, 1, RunStatus.START, "")
+    out = processor(be).process(task("read", 0))
+    assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
+    assert be.batch_history(1, "read", 0)[-1].comment == "ks/1/read/0: internal error: RuntimeError('bug in reading')"
+
+
+def test_failure_that_cannot_be_recorded_retries_if_transient_else_propagates() -> None:
+    be = BrokenHistory(TransientError("no hosts"))
+    be.set_run_status(KS, 1, RunStatus.START, "")
+    assert processor(be).process(task("read", 0)).decision is Decision.RETRY
+    be = BrokenHistory(ValueError("schema mismatch"))
+    be.set_run_status(KS, 1, RunStatus.START, "")
+    with pytest.raises(FailureNotRecorded, match=r"internal error RuntimeError\('bug in reading'\); recording it"):
+        processor(be).process(task("read", 0))
