@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import sys
 import time
 from typing import Any
 
+from capillaries_provider.cli.history import (
+    BATCH_COLUMNS,
+    FORMATS,
+    NODE_COLUMNS,
+    RUN_COLUMNS,
+    batch_rows,
+    node_rows,
+    render,
+    run_rows,
+)
 from capillaries_provider.cli.run_report import describe, run_report, wait_for_run
 from capillaries_provider.config import amqp_settings, cassandra_settings
 from capillaries_provider.engine.ports import Driver
@@ -19,7 +27,7 @@ from capillaries_provider.script.loader import load_script
 from capillaries_provider.script.names import validate_keyspace_name
 from capillaries_provider.storage.urls import url_scheme
 from capillaries_provider.store.session import close, connect, drop_keyspace, keyspace_exists
-from capillaries_provider.store.workflow import WorkflowStore
+from capillaries_provider.store.workflow import WorkflowStore, distinct_node_events
 from capillaries_provider.worker.backend import CassandraBackend
 
 EXIT_FAILED = 1
@@ -53,9 +61,16 @@ def register(subparsers: Any) -> None:
     status.add_argument("--run-id", type=int, default=None)
     status.set_defaults(func=_status)
 
-    history = actions.add_parser("history", help="run history events of a keyspace")
+    history = actions.add_parser(
+        "history",
+        help="run history of a keyspace; with --run-id node history of those runs; with --node too, batch history",
+    )
     history.add_argument("--keyspace", required=True)
-    history.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    history.add_argument(
+        "--run-id", type=int, action="append", dest="run_ids", help="node history of this run (repeatable)"
+    )
+    history.add_argument("--node", default=None, help="batch history of this node (needs one --run-id)")
+    history.add_argument("--format", choices=FORMATS, default="table")
     history.set_defaults(func=_history)
 
     keyspace = subparsers.add_parser("keyspace", help="keyspace maintenance")
@@ -183,34 +198,30 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    if args.node is not None and len(args.run_ids or ()) != 1:
+        _err("error: --node needs exactly one --run-id")
+        return EXIT_USAGE
     session = connect(cassandra_settings())
     try:
         if not keyspace_exists(session, args.keyspace):
             _err(f"error: keyspace {args.keyspace} does not exist")
             return EXIT_USAGE
-        events = WorkflowStore(session, args.keyspace).read_run_history()
+        wf = WorkflowStore(session, args.keyspace)
+        if not args.run_ids:
+            rows, columns = run_rows(wf.read_run_history()), RUN_COLUMNS
+        else:
+            missing = [r for r in args.run_ids if wf.read_run_properties(r) is None]
+            if missing:
+                _err(f"error: run {missing[0]} does not exist in keyspace {args.keyspace}")
+                return EXIT_USAGE
+            if args.node is None:
+                events = [e for r in dict.fromkeys(args.run_ids) for e in wf.read_node_history(r)]
+                rows, columns = node_rows(distinct_node_events(events)), NODE_COLUMNS
+            else:
+                rows, columns = batch_rows(wf.read_batch_history(args.run_ids[0], args.node)), BATCH_COLUMNS
     finally:
         close(session)
-    rows = [
-        {
-            "ts": e.ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{e.ts.microsecond // 1000:03d}" + e.ts.strftime("%z"),
-            "run_id": e.run_id,
-            "status": e.status.name.lower(),
-            "comment": e.comment,
-        }
-        for e in events
-    ]
-    if args.format == "json":
-        print(json.dumps(rows, indent=1))
-    elif args.format == "csv":
-        # Toolbelt get_run_history: commas inside comments become ';'.
-        out = csv.writer(sys.stdout, lineterminator="\n")
-        out.writerow(["ts", "run_id", "status", "comment"])
-        for r in rows:
-            out.writerow([r["ts"], r["run_id"], r["status"], str(r["comment"]).replace(",", ";")])
-    else:
-        for r in rows:
-            print(f"{r['ts']}  run {r['run_id']:>4}  {r['status']:<8}  {r['comment']}")
+    sys.stdout.write(render(rows, columns, args.format))
     return 0
 
 
