@@ -16,6 +16,7 @@ _COMMAND_MODULES = (
     "capillaries_provider.cli.proto_cmd",
     "capillaries_provider.cli.dag_cmd",
     "capillaries_provider.cli.run_cmd",
+    "capillaries_provider.cli.exec_node_cmd",
     "capillaries_provider.cli.worker_cmd",
 )
 
