@@ -18,23 +18,14 @@ from capillaries_provider.script.errors import ScriptValidationError
 from capillaries_provider.script.loader import load_script_text
 from capillaries_provider.script.model import NodeType, PluginProcessorDef, Script
 from capillaries_provider.script.plugins import available_types, processor_type
-
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "regex_extract"
-
-
-def install(site: Path, name: str, target: str) -> None:
-    """What `pip install` leaves for the entry point: a dist-info folder with entry_points.txt."""
-    info = site / f"{name.replace('-', '_')}-0.1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text(f"[capillaries.processors]\n{target}\n")
+from tests.plugin_site import EXAMPLE, REGEX_EXTRACT, install
 
 
 @pytest.fixture
 def regex_extract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The example installed into a fresh site folder on sys.path (PYTHONPATH too, for subprocesses)."""
     site = tmp_path / "site"
-    install(site, "capillaries-regex-extract", "regex_extract = capillaries_regex_extract:PROCESSOR")
+    install(site, "capillaries-regex-extract", REGEX_EXTRACT)
     monkeypatch.syspath_prepend(str(EXAMPLE))
     monkeypatch.syspath_prepend(str(site))
     processor_type.cache_clear()
@@ -151,7 +142,7 @@ def test_validate_cli_sees_the_type_only_when_installed(
         capsys.readouterr().err
     )
     site = tmp_path / "site"
-    install(site, "capillaries-regex-extract", "regex_extract = capillaries_regex_extract:PROCESSOR")
+    install(site, "capillaries-regex-extract", REGEX_EXTRACT)
     monkeypatch.syspath_prepend(str(EXAMPLE))
     monkeypatch.syspath_prepend(str(site))
     processor_type.cache_clear()
