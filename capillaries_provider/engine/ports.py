@@ -21,10 +21,12 @@ Row = dict[str, Value]
 
 
 class Driver(enum.Enum):
-    """Who enqueues a run's batches: the workers themselves (cli) or Airflow node tasks."""
+    """Who enqueues a run's batches: the workers themselves (cli), Airflow node tasks, or nobody because
+    `capillaries exec-node` processes one node's batches in its own process."""
 
     CLI = "cli"
     AIRFLOW = "airflow"
+    EXEC_NODE = "exec_node"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ WORKFLOW_DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS {ks}.wf_run_counter (ks text, last_run int, PRIMARY KEY(ks))",
 )
 
+# The counter row every keyspace starts with; the keyspace name is a validated identifier, safe as a literal.
+RUN_COUNTER_INIT = "INSERT INTO {ks}.wf_run_counter (ks, last_run) VALUES ('{ks}', 0) IF NOT EXISTS"
+
 RUN_COUNTER_ATTEMPTS = 100
 
 
@@ -118,14 +121,13 @@ def latest_batch_event(events: Iterable[BatchHistoryEvent]) -> BatchHistoryEvent
     return max(events, key=lambda e: e.ts, default=None)
 
 
-def node_statuses(events: Iterable[NodeHistoryEvent]) -> dict[tuple[int, str], NodeBatchStatus]:
-    """Node status per (run_id, node) from node history (spec 5.5 step 3).
-
-    Per run/node keep the earliest start and the latest success/fail/stopreceived; walk them by
-    (ts, run_id, written_by_batch_idx): the latest event wins, except that stopreceived is sticky.
-    """
+def distinct_node_events(events: Iterable[NodeHistoryEvent]) -> list[NodeHistoryEvent]:
+    """Go's `NodeHistoryRowsToEvents` (spec 5.5 step 3): every batch writes its own node rows, so per run/node keep
+    the earliest start and the latest success/fail/stopreceived, sorted by (ts, run_id, written_by_batch_idx)."""
     kept: dict[tuple[int, str, NodeBatchStatus], NodeHistoryEvent] = {}
     for e in events:
+        if e.status == NodeBatchStatus.NONE:
+            continue
         k = (e.run_id, e.script_node, e.status)
         prev = kept.get(k)
         if prev is None:
@@ -135,8 +137,14 @@ def node_statuses(events: Iterable[NodeHistoryEvent]) -> dict[tuple[int, str], N
                 kept[k] = e
         elif e.ts > prev.ts:
             kept[k] = e
+    return sorted(kept.values(), key=lambda e: (e.ts, e.run_id, e.written_by_batch_idx))
+
+
+def node_statuses(events: Iterable[NodeHistoryEvent]) -> dict[tuple[int, str], NodeBatchStatus]:
+    """Node status per (run_id, node) from node history (spec 5.5 step 3): walking the distinct events, the latest
+    event wins, except that stopreceived is sticky."""
     result: dict[tuple[int, str], NodeBatchStatus] = {}
-    for e in sorted(kept.values(), key=lambda e: (e.ts, e.run_id, e.written_by_batch_idx)):
+    for e in distinct_node_events(events):
         k2 = (e.run_id, e.script_node)
         if result.get(k2) != NodeBatchStatus.STOPRECEIVED:
             result[k2] = e.status
@@ -227,7 +235,7 @@ class WorkflowStore:
         """Create the five wf tables and the run counter row (idempotent, spec 3.1)."""
         for ddl in WORKFLOW_DDL:
             execute_schema(self.session, ddl.format(ks=self.ks))
-        self._execute("INSERT INTO {ks}.wf_run_counter (ks, last_run) VALUES (?, 0) IF NOT EXISTS", (self.ks,))
+        self._execute(RUN_COUNTER_INIT, ())
 
     # -- run counter and properties ---------------------------------------------------------------------------
 

@@ -191,7 +191,7 @@ class FakeBackend:
         return self.driver
 
     def affected_nodes(self, ks: str, run_id: int) -> tuple[str, ...]:
-        return self.affected[run_id]
+        return self.affected.get(run_id, ())
 
     def claim_enqueue(self, ks: str, run_id: int, node: str) -> bool | None:
         if (run_id, node) in self.claims:
