@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from capillaries_provider.engine.batch import BatchOutcome, BatchProcessor, Decision
-from capillaries_provider.engine.ports import BatchStatus, BatchTask, DataStore, Driver, RunControlPort, RunStatus
+from capillaries_provider.engine.ports import BatchTask, DataStore, Driver, RunControlPort
 from capillaries_provider.engine.run import node_tasks
 from capillaries_provider.script.graph import affected_nodes
 from capillaries_provider.script.model import Script
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 
 
 class ExecPort(RunControlPort, DataStore, Protocol):
@@ -37,7 +38,7 @@ class ExecResult:
 
     @property
     def failed(self) -> list[tuple[BatchTask, BatchOutcome]]:
-        return [(t, o) for t, o in self.outcomes if o.recorded not in (BatchStatus.SUCCESS, None)]
+        return [(t, o) for t, o in self.outcomes if o.recorded not in (NodeBatchStatus.SUCCESS, None)]
 
 
 def _prepare_run(port: ExecPort, script: Script, node: str, ks: str, run_id: int, urls: tuple[str, str]) -> int:

@@ -8,8 +8,9 @@ import pytest
 from batch_fakes import KS, FakeBackend, csv_int_reader, int_fields, make_script
 
 from capillaries_provider.engine.exec_node import ExecNodeError, exec_node
-from capillaries_provider.engine.ports import BatchStatus, Driver, RunStatus
+from capillaries_provider.engine.ports import Driver
 from capillaries_provider.script.model import Script
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 
 
 def script(tmp: Path) -> Script:
@@ -30,7 +31,7 @@ def script(tmp: Path) -> Script:
 
 
 def run_statuses(be: FakeBackend, run_id: int) -> list[RunStatus]:
-    return [s for _, s, _ in be.runs[run_id]]
+    return [e.status for e in be.run_history(run_id)]
 
 
 def test_runs_every_batch_in_process_and_enqueues_nothing(tmp_path: Path) -> None:
@@ -42,7 +43,7 @@ def test_runs_every_batch_in_process_and_enqueues_nothing(tmp_path: Path) -> Non
         be, s, "read", ks=KS, script_url="s.json", script_params_url="", on_batch=lambda t, o: seen.append(t.batch_idx)
     )
     assert (result.run_id, seen, result.failed) == (1, [0, 1], [])
-    assert [o.recorded for _, o in result.outcomes] == [BatchStatus.SUCCESS, BatchStatus.SUCCESS]
+    assert [o.recorded for _, o in result.outcomes] == [NodeBatchStatus.SUCCESS, NodeBatchStatus.SUCCESS]
     assert be.published == [] and be.driver is Driver.EXEC_NODE
     assert be.affected[1] == ("read", "calc")  # the node's affected nodes, as in Go
     assert sorted(r["c"] for r in be.tables["t1_00001"].rows) == [1, 2, 3]
@@ -59,9 +60,9 @@ def test_failed_batches_do_not_stop_it_but_a_wait_does(tmp_path: Path) -> None:
     (tmp_path / "b.csv").write_text("4\n")
     s, be = script(tmp_path), FakeBackend({})
     result = exec_node(be, s, "read", ks=KS, script_url="s.json", script_params_url="")
-    assert [o.recorded for _, o in result.outcomes] == [BatchStatus.FAIL, BatchStatus.SUCCESS]
+    assert [o.recorded for _, o in result.outcomes] == [NodeBatchStatus.FAIL, NodeBatchStatus.SUCCESS]
     assert len(result.failed) == 1 and "a.csv" in result.failed[0][1].detail
-    assert be.runs[1][-1][2] == "capillaries exec-node read: 2 batches, 1 failed"
+    assert be.run_history(1)[-1].comment == "capillaries exec-node read: 2 batches, 1 failed"
     waiting = FakeBackend({1: ("read", "calc")})
     waiting.set_run_status(KS, 1, RunStatus.START, "")
     with pytest.raises(ExecNodeError, match=f"{KS}/2/calc/0: dependencies not ready"):
