@@ -10,13 +10,10 @@ import argparse
 import time
 from typing import Any
 
-from capillaries_provider.cli.run_cmd import EXIT_FAILED, EXIT_USAGE, absolute_url, connect_backend, print_err
+from capillaries_provider.cli.run_cmd import EXIT_FAILED, EXIT_USAGE, connect_backend, load_run_script, print_err
 from capillaries_provider.engine.batch import BatchOutcome
 from capillaries_provider.engine.exec_node import ExecNodeError, exec_node
 from capillaries_provider.engine.ports import BatchTask
-from capillaries_provider.script.errors import ScriptLoadError
-from capillaries_provider.script.loader import load_script
-from capillaries_provider.script.names import validate_keyspace_name
 
 
 def register(subparsers: Any) -> None:
@@ -38,19 +35,11 @@ def _print_batch(task: BatchTask, outcome: BatchOutcome) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    try:
-        validate_keyspace_name(args.keyspace)
-    except ValueError as e:
-        print_err(f"error: {e}")
+    loaded = load_run_script(args)
+    if loaded is None:
         return EXIT_USAGE
-    script_url, params_url = absolute_url(args.script), absolute_url(args.params)
-    try:
-        script = load_script(script_url, params_url or None)
-    except ScriptLoadError as e:
-        print_err(f"error: cannot load script: {e}")
-        return EXIT_USAGE
-    if args.node not in script.nodes:
-        print_err(f"error: node {args.node} is not in script {script.file}")
+    if args.node not in loaded.script.nodes:
+        print_err(f"error: node {args.node} is not in script {loaded.script.file}")
         return EXIT_USAGE
     backend = connect_backend()
     if backend is None:
@@ -58,12 +47,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = exec_node(
             backend,
-            script,
+            loaded.script,
             args.node,
             ks=args.keyspace,
             run_id=args.run_id,
-            script_url=script_url,
-            script_params_url=params_url,
+            script_url=loaded.script_url,
+            script_params_url=loaded.params_url,
             on_batch=_print_batch,
         )
     except ExecNodeError as e:

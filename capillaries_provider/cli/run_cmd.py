@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from capillaries_provider.cli.history import (
@@ -24,6 +25,7 @@ from capillaries_provider.engine.ports import Driver
 from capillaries_provider.engine.run import start_run, stop_run
 from capillaries_provider.script.errors import ScriptLoadError
 from capillaries_provider.script.loader import load_script
+from capillaries_provider.script.model import Script
 from capillaries_provider.script.names import validate_keyspace_name
 from capillaries_provider.storage.urls import url_scheme
 from capillaries_provider.store.session import close, connect, drop_keyspace, keyspace_exists
@@ -102,17 +104,33 @@ def connect_backend() -> CassandraBackend | None:
     return None
 
 
-def _start(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class RunScript:
+    """The script of `--script`/`--params` as a run records it: loaded, with its URLs made absolute."""
+
+    script: Script
+    script_url: str
+    params_url: str
+
+
+def load_run_script(args: argparse.Namespace) -> RunScript | None:
+    """Check `--keyspace` and load the script; None (the error printed) when either is bad."""
     try:
         validate_keyspace_name(args.keyspace)
     except ValueError as e:
         print_err(f"error: {e}")
-        return EXIT_USAGE
+        return None
     script_url, params_url = absolute_url(args.script), absolute_url(args.params)
     try:
-        script = load_script(script_url, params_url or None)
+        return RunScript(load_script(script_url, params_url or None), script_url, params_url)
     except ScriptLoadError as e:
         print_err(f"error: cannot load script: {e}")
+        return None
+
+
+def _start(args: argparse.Namespace) -> int:
+    loaded = load_run_script(args)
+    if loaded is None:
         return EXIT_USAGE
     start_nodes = [n.strip() for n in args.start_nodes.split(",") if n.strip()]
     backend = connect_backend()
@@ -122,10 +140,10 @@ def _start(args: argparse.Namespace) -> int:
         try:
             run_id = start_run(
                 backend,
-                script,
+                loaded.script,
                 ks=args.keyspace,
-                script_url=script_url,
-                script_params_url=params_url,
+                script_url=loaded.script_url,
+                script_params_url=loaded.params_url,
                 start_nodes=start_nodes,
                 description=args.description,
                 driver=Driver.CLI,
