@@ -32,8 +32,8 @@ down:
 	-$(BIN)/capillaries services down
 
 lint: venv
-	$(BIN)/ruff check capillaries_provider tests dags bench docker
-	$(BIN)/ruff format --check capillaries_provider tests dags bench docker
+	$(BIN)/ruff check capillaries_provider tests dags bench docker examples
+	$(BIN)/ruff format --check capillaries_provider tests dags bench docker examples
 	$(BIN)/mypy
 
 # The remote-file tests talk S3 to a loopback server only: the AWS SDK must never probe the EC2 metadata address.

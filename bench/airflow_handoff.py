@@ -123,8 +123,9 @@ def hand_offs(keyspace: str, script: Any, repeat: int, run_id: int = 1) -> list[
     """Hand-off of every node with parents in run `run_id`, from wf_batch_history and wf_node_enqueued."""
     from capillaries_provider.config import cassandra_settings
     from capillaries_provider.script.graph import parents
+    from capillaries_provider.status import NodeBatchStatus
     from capillaries_provider.store.session import close, connect
-    from capillaries_provider.store.workflow import NodeBatchStatus, WorkflowStore
+    from capillaries_provider.store.workflow import WorkflowStore
 
     session = connect(cassandra_settings())
     try:

@@ -2,7 +2,8 @@
 
 Run: `.venv/bin/python bench/bench_dag_parse.py [nodes]`. What the dag-processor pays per DAG file parse, without
 the one-time `import airflow` cost: the script load (cache cleared each round) plus the DAG build, median of 5.
-Exit code 1 when the median exceeds the 1 s budget. `tests/airflow/test_airflow_parse_time.py` asserts the same.
+Exit code 1 when the median exceeds the 1 s budget; `make bench` runs it with the other micro benchmarks. The
+budget is checked here only: tests assert behaviour (`tests/airflow/test_airflow_large_script_dag.py`), not time.
 """
 
 from __future__ import annotations

@@ -28,8 +28,9 @@ from cassandra import OperationTimedOut
 
 from bench.procwatch import TreeWatch, cpu_seconds
 from capillaries_provider.config import amqp_settings, cassandra_settings
+from capillaries_provider.status import NodeBatchStatus
 from capillaries_provider.store.session import close, connect, drop_keyspace
-from capillaries_provider.store.workflow import NodeBatchStatus, WorkflowStore
+from capillaries_provider.store.workflow import WorkflowStore
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "bench" / "portfolio" / "script.json"

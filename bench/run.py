@@ -8,8 +8,8 @@ Generates the portfolio data set (bench/datagen.py), then measures, each `--repe
 3. the load stage alone with 1, 2, 4 worker processes (the scaling curve, saved as docs/load_scaling.png);
 4. the whole script end to end with `capillaries run start --wait`, and through Airflow (bench/airflow_e2e.py);
 5. peak RSS of every worker process (and of py_calc children) from /proc.
-It also runs the micro benchmarks bench/bench_expr.py and bench/bench_script_load.py. Results are printed as
-Markdown tables and saved as JSON under the output folder.
+It also runs the micro benchmarks bench/bench_expr.py, bench/bench_script_load.py and bench/bench_dag_parse.py
+(the DAG parse budget). Results are printed as Markdown tables and saved as JSON under the output folder.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "py_calc": ("txn_scored",),
     "file": ("file_scored", "file_account_activity"),
 }
-MICRO = ("bench_expr.py", "bench_script_load.py")
+MICRO = ("bench_expr.py", "bench_script_load.py", "bench_dag_parse.py")
 
 
 @dataclass

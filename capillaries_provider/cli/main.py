@@ -12,8 +12,11 @@ _COMMAND_MODULES = (
     "capillaries_provider.cli.services_cmd",
     "capillaries_provider.cli.airflow_cmd",
     "capillaries_provider.cli.validate_cmd",
+    "capillaries_provider.cli.table_cql_cmd",
+    "capillaries_provider.cli.proto_cmd",
     "capillaries_provider.cli.dag_cmd",
     "capillaries_provider.cli.run_cmd",
+    "capillaries_provider.cli.exec_node_cmd",
     "capillaries_provider.cli.worker_cmd",
 )
 

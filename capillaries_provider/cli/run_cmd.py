@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from capillaries_provider.cli.history import (
+    BATCH_COLUMNS,
+    FORMATS,
+    NODE_COLUMNS,
+    RUN_COLUMNS,
+    batch_rows,
+    node_rows,
+    render,
+    run_rows,
+)
 from capillaries_provider.cli.run_report import describe, run_report, wait_for_run
 from capillaries_provider.config import amqp_settings, cassandra_settings
 from capillaries_provider.engine.ports import Driver
 from capillaries_provider.engine.run import start_run, stop_run
 from capillaries_provider.script.errors import ScriptLoadError
 from capillaries_provider.script.loader import load_script
+from capillaries_provider.script.model import Script
 from capillaries_provider.script.names import validate_keyspace_name
 from capillaries_provider.storage.urls import url_scheme
 from capillaries_provider.store.session import close, connect, drop_keyspace, keyspace_exists
-from capillaries_provider.store.workflow import WorkflowStore
+from capillaries_provider.store.workflow import WorkflowStore, distinct_node_events
 from capillaries_provider.worker.backend import CassandraBackend
 
 EXIT_FAILED = 1
@@ -53,9 +63,16 @@ def register(subparsers: Any) -> None:
     status.add_argument("--run-id", type=int, default=None)
     status.set_defaults(func=_status)
 
-    history = actions.add_parser("history", help="run history events of a keyspace")
+    history = actions.add_parser(
+        "history",
+        help="run history of a keyspace; with --run-id node history of those runs; with --node too, batch history",
+    )
     history.add_argument("--keyspace", required=True)
-    history.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    history.add_argument(
+        "--run-id", type=int, action="append", dest="run_ids", help="node history of this run (repeatable)"
+    )
+    history.add_argument("--node", default=None, help="batch history of this node (needs one --run-id)")
+    history.add_argument("--format", choices=FORMATS, default="table")
     history.set_defaults(func=_history)
 
     keyspace = subparsers.add_parser("keyspace", help="keyspace maintenance")
@@ -70,58 +87,74 @@ def absolute_url(url: str) -> str:
     return os.path.abspath(url) if url and url_scheme(url) == "" else url
 
 
-def _err(text: str) -> None:
+def print_err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _connect() -> CassandraBackend | None:
+def connect_backend() -> CassandraBackend | None:
     """Connect, riding out a Cassandra restart of up to about half a minute."""
     for delay in (*CONNECT_DELAYS_S, None):
         try:
             return CassandraBackend(cassandra_settings(), amqp_settings())
         except Exception as e:
             if delay is None:
-                _err(f"error: cannot connect to Cassandra: {type(e).__name__}: {e}")
+                print_err(f"error: cannot connect to Cassandra: {type(e).__name__}: {e}")
                 return None
             time.sleep(delay)
     return None
 
 
-def _start(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class RunScript:
+    """The script of `--script`/`--params` as a run records it: loaded, with its URLs made absolute."""
+
+    script: Script
+    script_url: str
+    params_url: str
+
+
+def load_run_script(args: argparse.Namespace) -> RunScript | None:
+    """Check `--keyspace` and load the script; None (the error printed) when either is bad."""
     try:
         validate_keyspace_name(args.keyspace)
     except ValueError as e:
-        _err(f"error: {e}")
-        return EXIT_USAGE
+        print_err(f"error: {e}")
+        return None
     script_url, params_url = absolute_url(args.script), absolute_url(args.params)
     try:
-        script = load_script(script_url, params_url or None)
+        return RunScript(load_script(script_url, params_url or None), script_url, params_url)
     except ScriptLoadError as e:
-        _err(f"error: cannot load script: {e}")
+        print_err(f"error: cannot load script: {e}")
+        return None
+
+
+def _start(args: argparse.Namespace) -> int:
+    loaded = load_run_script(args)
+    if loaded is None:
         return EXIT_USAGE
     start_nodes = [n.strip() for n in args.start_nodes.split(",") if n.strip()]
-    backend = _connect()
+    backend = connect_backend()
     if backend is None:
         return EXIT_FAILED
     try:
         try:
             run_id = start_run(
                 backend,
-                script,
+                loaded.script,
                 ks=args.keyspace,
-                script_url=script_url,
-                script_params_url=params_url,
+                script_url=loaded.script_url,
+                script_params_url=loaded.params_url,
                 start_nodes=start_nodes,
                 description=args.description,
                 driver=Driver.CLI,
             )
         except ValueError as e:
-            _err(f"error: {e}")
+            print_err(f"error: {e}")
             return EXIT_USAGE
         except Exception as e:
             if not backend.is_transient(e):
                 raise
-            _err(f"error: Cassandra or RabbitMQ unavailable, the run was not started: {type(e).__name__}: {e}")
+            print_err(f"error: Cassandra or RabbitMQ unavailable, the run was not started: {type(e).__name__}: {e}")
             return EXIT_FAILED
         print(run_id, flush=True)
         if not args.wait:
@@ -130,8 +163,8 @@ def _start(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     if timed_out:
-        _err(f"timeout after {args.timeout:g} s; still pending: {', '.join(n.node for n in report.pending_nodes)}")
-        _err("\n".join(describe(report)))
+        print_err(f"timeout after {args.timeout:g} s; still pending: {', '.join(n.node for n in report.pending_nodes)}")
+        print_err("\n".join(describe(report)))
         return EXIT_TIMEOUT
     if report.succeeded:
         print("\n".join(describe(report)), flush=True)
@@ -140,8 +173,8 @@ def _start(args: argparse.Namespace) -> int:
     head = f"run {run_id} {report.status.name.lower()}"
     if failed:
         head += f"; failed node(s): {', '.join(n.node for n in failed)}"
-    _err(head)
-    _err("\n".join(describe(report)))
+    print_err(head)
+    print_err("\n".join(describe(report)))
     return EXIT_FAILED
 
 
@@ -149,10 +182,10 @@ def _stop(args: argparse.Namespace) -> int:
     backend = CassandraBackend(cassandra_settings(), amqp_settings())
     try:
         if not keyspace_exists(backend.session, args.keyspace):
-            _err(f"error: keyspace {args.keyspace} does not exist")
+            print_err(f"error: keyspace {args.keyspace} does not exist")
             return EXIT_USAGE
         if backend.store(args.keyspace).read_run_properties(args.run_id) is None:
-            _err(f"error: run {args.run_id} does not exist in keyspace {args.keyspace}")
+            print_err(f"error: run {args.run_id} does not exist in keyspace {args.keyspace}")
             return EXIT_USAGE
         stop_run(backend, ks=args.keyspace, run_id=args.run_id, comment=args.comment)
     finally:
@@ -165,14 +198,14 @@ def _status(args: argparse.Namespace) -> int:
     session = connect(cassandra_settings())
     try:
         if not keyspace_exists(session, args.keyspace):
-            _err(f"error: keyspace {args.keyspace} does not exist")
+            print_err(f"error: keyspace {args.keyspace} does not exist")
             return EXIT_USAGE
         wf = WorkflowStore(session, args.keyspace)
         runs = [args.run_id] if args.run_id is not None else [p.run_id for p in wf.read_all_run_properties()]
         for run_id in runs:
             report = run_report(wf, run_id)
             if report.props is None:
-                _err(f"error: run {run_id} does not exist in keyspace {args.keyspace}")
+                print_err(f"error: run {run_id} does not exist in keyspace {args.keyspace}")
                 return EXIT_USAGE
             lines = describe(report)
             lines[0] += f"  start nodes: {','.join(report.props.start_nodes)}  ({report.props.run_description})"
@@ -183,34 +216,30 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    if args.node is not None and len(args.run_ids or ()) != 1:
+        print_err("error: --node needs exactly one --run-id")
+        return EXIT_USAGE
     session = connect(cassandra_settings())
     try:
         if not keyspace_exists(session, args.keyspace):
-            _err(f"error: keyspace {args.keyspace} does not exist")
+            print_err(f"error: keyspace {args.keyspace} does not exist")
             return EXIT_USAGE
-        events = WorkflowStore(session, args.keyspace).read_run_history()
+        wf = WorkflowStore(session, args.keyspace)
+        if not args.run_ids:
+            rows, columns = run_rows(wf.read_run_history()), RUN_COLUMNS
+        else:
+            missing = [r for r in args.run_ids if wf.read_run_properties(r) is None]
+            if missing:
+                print_err(f"error: run {missing[0]} does not exist in keyspace {args.keyspace}")
+                return EXIT_USAGE
+            if args.node is None:
+                events = [e for r in dict.fromkeys(args.run_ids) for e in wf.read_node_history(r)]
+                rows, columns = node_rows(distinct_node_events(events)), NODE_COLUMNS
+            else:
+                rows, columns = batch_rows(wf.read_batch_history(args.run_ids[0], args.node)), BATCH_COLUMNS
     finally:
         close(session)
-    rows = [
-        {
-            "ts": e.ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{e.ts.microsecond // 1000:03d}" + e.ts.strftime("%z"),
-            "run_id": e.run_id,
-            "status": e.status.name.lower(),
-            "comment": e.comment,
-        }
-        for e in events
-    ]
-    if args.format == "json":
-        print(json.dumps(rows, indent=1))
-    elif args.format == "csv":
-        # Toolbelt get_run_history: commas inside comments become ';'.
-        out = csv.writer(sys.stdout, lineterminator="\n")
-        out.writerow(["ts", "run_id", "status", "comment"])
-        for r in rows:
-            out.writerow([r["ts"], r["run_id"], r["status"], str(r["comment"]).replace(",", ";")])
-    else:
-        for r in rows:
-            print(f"{r['ts']}  run {r['run_id']:>4}  {r['status']:<8}  {r['comment']}")
+    sys.stdout.write(render(rows, columns, args.format))
     return 0
 
 
@@ -219,7 +248,7 @@ def _drop(args: argparse.Namespace) -> int:
     try:
         drop_keyspace(session, args.keyspace)
     except ValueError as e:
-        _err(f"error: {e}")
+        print_err(f"error: {e}")
         return EXIT_USAGE
     finally:
         close(session)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 from capillaries_provider.store.errors import is_transient
 from capillaries_provider.store.workflow import (
     BatchHistoryEvent,
-    NodeBatchStatus,
     RunProperties,
-    RunStatus,
     WorkflowStore,
     latest_batch_event,
     node_statuses,

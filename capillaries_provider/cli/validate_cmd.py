@@ -1,4 +1,4 @@
-"""`capillaries validate SCRIPT [--params PARAMS] [--keyspace KS] [--check-urls] [--format text|dot|mermaid]`.
+"""`capillaries validate SCRIPT [--params PARAMS] [--keyspace KS] [--check-urls] [--format text|dot|mermaid|svg]`.
 
 Loads and validates a script exactly as a worker would, without touching Cassandra or RabbitMQ: prints a summary
 (or the node graph) and exits 0, or prints every problem found and exits 1. `--check-urls` also checks that every
@@ -17,6 +17,7 @@ from capillaries_provider.script.loader import load_script
 from capillaries_provider.script.model import PyCalcDef, Script, TagAndDenormalizeDef
 from capillaries_provider.script.names import keyspace_name_problem
 from capillaries_provider.script.render import to_dot, to_mermaid
+from capillaries_provider.script.svg import to_svg
 from capillaries_provider.storage.files import file_exists
 from capillaries_provider.storage.urls import redact
 
@@ -28,7 +29,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--params", default=None, help="script parameters file (.json or .yaml)")
     p.add_argument("--keyspace", default=None, help="also check a keyspace name for the runs")
     p.add_argument("--check-urls", action="store_true", help="also check that every input file exists")
-    p.add_argument("--format", choices=("text", "dot", "mermaid"), default="text", help="output format")
+    p.add_argument("--format", choices=("text", "dot", "mermaid", "svg"), default="text", help="output format")
     p.set_defaults(func=run)
 
 
@@ -94,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(to_dot(script))
     elif args.format == "mermaid":
         sys.stdout.write(to_mermaid(script))
+    elif args.format == "svg":
+        sys.stdout.write(to_svg(script))
     else:
         sys.stdout.write(summary(script))
     return 0

@@ -20,20 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from capillaries_provider.engine.dependency import decide
-from capillaries_provider.engine.ports import (
-    BatchStatus,
-    BatchTask,
-    DataStore,
-    DependencyLookupError,
-    RunStatus,
-    WorkflowPort,
-)
+from capillaries_provider.engine.ports import BatchTask, DataStore, DependencyLookupError, WorkflowPort
 from capillaries_provider.engine.processors.context import BatchJob
 from capillaries_provider.engine.processors.registry import Processor, processor_for
 from capillaries_provider.engine.run import enqueue_ready_nodes
 from capillaries_provider.script.errors import Problem, ScriptLoadError
 from capillaries_provider.script.graph import dependency_nodes
 from capillaries_provider.script.model import DependencyCmd, NodeType, RerunPolicy, Script
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +44,15 @@ class BatchOutcome:
     """What happened to a message: the broker decision, the batch status recorded now (if any) and why."""
 
     decision: Decision
-    recorded: BatchStatus | None
+    recorded: NodeBatchStatus | None
     detail: str
 
 
-def _ack(recorded: BatchStatus | None, detail: str) -> BatchOutcome:
+class FailureNotRecorded(Exception):
+    """A batch failed and writing its failure failed too: the queue layer parks the message (nothing else can)."""
+
+
+def _ack(recorded: NodeBatchStatus | None, detail: str) -> BatchOutcome:
     return BatchOutcome(Decision.ACK, recorded, detail)
 
 
@@ -81,13 +79,20 @@ class BatchProcessor:
         self.processors = processors
 
     def process(self, task: BatchTask) -> BatchOutcome:
-        """Process one batch message; transient storage errors anywhere mean RETRY with nothing recorded."""
+        """Process one batch message: the one place that records a batch's failure, so the layers above only map
+        the outcome to the broker.
+
+        Transient storage errors anywhere mean RETRY with nothing recorded; any other error ends as the batch's
+        `fail` (an unexpected one as "internal error"), so the run does not hang silently. Only when that write
+        fails too does FailureNotRecorded propagate.
+        """
         try:
             return self._process(task)
         except Exception as exc:
             if self.port.is_transient(exc):
                 return _retry(f"storage unavailable: {type(exc).__name__}: {exc}")
-            raise
+            log.exception("%s: batch processing raised", task.full_id)
+            return self._record_internal_error(task, exc)
 
     # -- steps --------------------------------------------------------------------------------------------------
 
@@ -95,10 +100,10 @@ class BatchProcessor:
         port = self.port
         run_status = port.run_status(task.ks, task.run_id)
         if run_status is RunStatus.NONE:
-            return self._finish(task, None, BatchStatus.FAIL, f"run {task.run_id} was never started in {task.ks}")
+            return self._finish(task, None, NodeBatchStatus.FAIL, f"run {task.run_id} was never started in {task.ks}")
         if run_status is RunStatus.STOP:
             # The script is only needed to release the downstream nodes, which then record stopreceived too.
-            return self._finish(task, self._script_or_none(task), BatchStatus.STOPRECEIVED, "run was stopped")
+            return self._finish(task, self._script_or_none(task), NodeBatchStatus.STOPRECEIVED, "run was stopped")
         if run_status is not RunStatus.START:
             return _ack(None, f"run {task.run_id} is already {run_status.label}")
 
@@ -107,25 +112,27 @@ class BatchProcessor:
         except ScriptLoadError as exc:
             if exc.problem is Problem.CONNECTIVITY:
                 return _retry(f"cannot fetch script {task.script_url}: {exc}")
-            return self._finish(task, None, BatchStatus.FAIL, f"cannot load script {task.script_url}: {exc}")
+            return self._finish(task, None, NodeBatchStatus.FAIL, f"cannot load script {task.script_url}: {exc}")
         node = script.nodes.get(task.target_node)
         if node is None:
-            return self._finish(task, None, BatchStatus.FAIL, f"node {task.target_node} is not in {task.script_url}")
+            return self._finish(
+                task, None, NodeBatchStatus.FAIL, f"node {task.target_node} is not in {task.script_url}"
+            )
 
         events = port.batch_events(task.ks, task.run_id, task.target_node, task.batch_idx)
         last = max(events, key=lambda e: e.ts, default=None)
         if last is not None:
-            if last.status in (BatchStatus.SUCCESS, BatchStatus.FAIL):
+            if last.status in (NodeBatchStatus.SUCCESS, NodeBatchStatus.FAIL):
                 # Already done: repair a crash between the batch write and the node/run refresh.
                 return self._refresh(task, script, None, f"batch already {last.status.label}")
-            if last.status is BatchStatus.STOPRECEIVED:
+            if last.status is NodeBatchStatus.STOPRECEIVED:
                 return _ack(None, "batch already received the stop")
-            if last.status is BatchStatus.START:
+            if last.status is NodeBatchStatus.START:
                 if node.rerun_policy is RerunPolicy.FAIL:
                     return self._finish(
                         task,
                         script,
-                        BatchStatus.FAIL,
+                        NodeBatchStatus.FAIL,
                         f"batch {task.full_id} was found started by an earlier attempt and the node has"
                         " rerun_policy fail",
                     )
@@ -139,21 +146,21 @@ class BatchProcessor:
             entries = port.dependency_entries(task.ks, task.run_id, deps) if deps else {}
             decision = decide(script, node, entries)
         except DependencyLookupError as exc:
-            return self._finish(task, script, BatchStatus.FAIL, f"dependency check failed: {exc}")
+            return self._finish(task, script, NodeBatchStatus.FAIL, f"dependency check failed: {exc}")
         if decision.cmd is DependencyCmd.WAIT:
             return _retry(f"dependencies not ready: {decision.reason}")
         if decision.cmd is DependencyCmd.NOGO:
-            return self._finish(task, script, BatchStatus.FAIL, f"dependency nogo: {decision.reason}")
+            return self._finish(task, script, NodeBatchStatus.FAIL, f"dependency nogo: {decision.reason}")
 
         port.set_node_status(
             task.ks,
             task.run_id,
             task.target_node,
             task.batch_idx,
-            BatchStatus.START,
+            NodeBatchStatus.START,
             f"marked started by batch {task.batch_idx} / {task.batches_total}",
         )
-        port.set_batch_status(task, BatchStatus.START, "")
+        port.set_batch_status(task, NodeBatchStatus.START, "")
         job = BatchJob(
             task=task,
             script=script,
@@ -170,8 +177,17 @@ class BatchProcessor:
                 # The batch stays `start`; the redelivery waits out the grace period and redoes it (spec 5.3 #11).
                 return _retry(f"storage unavailable while processing: {type(exc).__name__}: {exc}")
             log.info("%s failed: %s", task.full_id, exc)
-            return self._finish(task, script, BatchStatus.FAIL, f"{task.full_id}: {_describe(exc)}")
-        return self._finish(task, script, BatchStatus.SUCCESS, stats.comment())
+            return self._finish(task, script, NodeBatchStatus.FAIL, f"{task.full_id}: {_describe(exc)}")
+        return self._finish(task, script, NodeBatchStatus.SUCCESS, stats.comment())
+
+    def _record_internal_error(self, task: BatchTask, exc: Exception) -> BatchOutcome:
+        """A bug or an unexpected storage error: recorded on the batch (no script, so nothing is enqueued)."""
+        try:
+            return self._finish(task, None, NodeBatchStatus.FAIL, f"{task.full_id}: internal error: {exc!r}")
+        except Exception as record_exc:
+            if self.port.is_transient(record_exc):
+                return _retry(f"cannot record failure now: {record_exc}")
+            raise FailureNotRecorded(f"internal error {exc!r}; recording it failed: {record_exc!r}") from record_exc
 
     def _script_or_none(self, task: BatchTask) -> Script | None:
         try:
@@ -179,13 +195,13 @@ class BatchProcessor:
         except ScriptLoadError:
             return None
 
-    def _finish(self, task: BatchTask, script: Script | None, status: BatchStatus, comment: str) -> BatchOutcome:
+    def _finish(self, task: BatchTask, script: Script | None, status: NodeBatchStatus, comment: str) -> BatchOutcome:
         """Record the batch's final status, then refresh node and run."""
         self.port.set_batch_status(task, status, comment)
         return self._refresh(task, script, status, comment)
 
     def _refresh(
-        self, task: BatchTask, script: Script | None, recorded: BatchStatus | None, detail: str
+        self, task: BatchTask, script: Script | None, recorded: NodeBatchStatus | None, detail: str
     ) -> BatchOutcome:
         refreshed = self.port.refresh_node_and_run_status(task.ks, task.run_id, task.target_node, task.batch_idx)
         if refreshed.node_status is not None and script is not None:

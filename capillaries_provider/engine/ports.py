@@ -2,7 +2,7 @@
 
 The engine sits below `store` (cassandra-driver) and `queue` (pika), so it cannot import them; the worker layer
 supplies one object implementing these protocols over Cassandra and RabbitMQ, and unit tests supply in-memory
-fakes. Status codes are Capillaries' (spec 3.2) and equal, by value, the store's enums.
+fakes. Status codes are the store's own (`capillaries_provider.status`).
 """
 
 from __future__ import annotations
@@ -15,46 +15,18 @@ from typing import Protocol
 
 from capillaries_provider.expr.types import FieldType, Value
 from capillaries_provider.script.model import TableCreator
+from capillaries_provider.status import NodeBatchStatus, RefreshOutcome, RunStatus
 
 Row = dict[str, Value]
 
 
-class BatchStatus(enum.IntEnum):
-    """Batch and node status codes (`wf_batch_history`, `wf_node_history`)."""
-
-    NONE = 0
-    START = 1
-    SUCCESS = 2
-    FAIL = 3
-    STOPRECEIVED = 104
-
-    @property
-    def finished(self) -> bool:
-        return self in (BatchStatus.SUCCESS, BatchStatus.FAIL, BatchStatus.STOPRECEIVED)
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-
-class RunStatus(enum.IntEnum):
-    """Run status codes (`wf_run_history`)."""
-
-    NONE = 0
-    START = 1
-    COMPLETE = 2
-    STOP = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-
 class Driver(enum.Enum):
-    """Who enqueues a run's batches: the workers themselves (cli) or Airflow node tasks."""
+    """Who enqueues a run's batches: the workers themselves (cli), Airflow node tasks, or nobody because
+    `capillaries exec-node` processes one node's batches in its own process."""
 
     CLI = "cli"
     AIRFLOW = "airflow"
+    EXEC_NODE = "exec_node"
 
 
 @dataclass(frozen=True)
@@ -84,7 +56,7 @@ class BatchEvent:
     """One `wf_batch_history` row of a batch, reduced to what the state machine looks at."""
 
     ts: dt.datetime
-    status: BatchStatus
+    status: NodeBatchStatus
     comment: str = ""
 
 
@@ -95,15 +67,7 @@ class NodeRunEntry:
     run_id: int
     run_is_current: bool
     run_status: RunStatus
-    node_status: BatchStatus
-
-
-@dataclass(frozen=True)
-class RefreshResult:
-    """What a node/run refresh found: the node's final status (None while batches are pending)."""
-
-    node_status: BatchStatus | None
-    run_completed: bool
+    node_status: NodeBatchStatus
 
 
 class DependencyLookupError(Exception):
@@ -156,13 +120,13 @@ class WorkflowPort(Protocol):
 
     def batch_events(self, ks: str, run_id: int, node: str, batch_idx: int) -> list[BatchEvent]: ...
 
-    def set_batch_status(self, task: BatchTask, status: BatchStatus, comment: str) -> None: ...
+    def set_batch_status(self, task: BatchTask, status: NodeBatchStatus, comment: str) -> None: ...
 
     def set_node_status(
-        self, ks: str, run_id: int, node: str, batch_idx: int, status: BatchStatus, comment: str
+        self, ks: str, run_id: int, node: str, batch_idx: int, status: NodeBatchStatus, comment: str
     ) -> None: ...
 
-    def refresh_node_and_run_status(self, ks: str, run_id: int, node: str, batch_idx: int) -> RefreshResult: ...
+    def refresh_node_and_run_status(self, ks: str, run_id: int, node: str, batch_idx: int) -> RefreshOutcome: ...
 
     def dependency_entries(self, ks: str, run_id: int, dep_nodes: Sequence[str]) -> dict[str, list[NodeRunEntry]]:
         """Per dependency node, one entry per run that had it affected; DependencyLookupError if some has none."""
@@ -170,7 +134,7 @@ class WorkflowPort(Protocol):
 
     def run_driver(self, ks: str, run_id: int) -> Driver: ...
 
-    def node_statuses(self, ks: str, run_id: int) -> dict[str, BatchStatus]:
+    def node_statuses(self, ks: str, run_id: int) -> dict[str, NodeBatchStatus]:
         """Status of every node of the run that has node history (spec 5.5 step 3)."""
         ...
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from capillaries_provider.engine.ports import BatchStatus, BatchTask, Driver, RunControlPort, RunStatus, WorkflowPort
+from capillaries_provider.engine.ports import BatchTask, Driver, RunControlPort, WorkflowPort
 from capillaries_provider.script.batches import node_batches
 from capillaries_provider.script.graph import affected_nodes, parents
 from capillaries_provider.script.model import Script
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 
 
 def node_tasks(
@@ -39,7 +40,7 @@ def node_tasks(
     ]
 
 
-def ready_nodes(script: Script, affected: Sequence[str], statuses: Mapping[str, BatchStatus]) -> list[str]:
+def ready_nodes(script: Script, affected: Sequence[str], statuses: Mapping[str, NodeBatchStatus]) -> list[str]:
     """Affected, unfinished nodes whose parents affected in this run have all finished (in affected order).
 
     A parent that failed or was stopped still releases its children: their batches then record nogo/stopreceived,
@@ -48,9 +49,9 @@ def ready_nodes(script: Script, affected: Sequence[str], statuses: Mapping[str, 
     in_run = set(affected)
     out = []
     for name in affected:
-        if statuses.get(name, BatchStatus.NONE).finished:
+        if statuses.get(name, NodeBatchStatus.NONE).finished:
             continue
-        if all(statuses.get(p, BatchStatus.NONE).finished for p in parents(script, name) if p in in_run):
+        if all(statuses.get(p, NodeBatchStatus.NONE).finished for p in parents(script, name) if p in in_run):
             out.append(name)
     return out
 

@@ -16,8 +16,9 @@ from cassandra.cluster import Session
 
 from capillaries_provider.script.model import Node
 from capillaries_provider.script.names import validate_identifier, validate_keyspace_name
+from capillaries_provider.status import RunStatus
 from capillaries_provider.store.tables import run_table_name
-from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+from capillaries_provider.store.workflow import WorkflowStore
 from capillaries_provider.worker.backend import forget_enqueue_claim
 
 

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 from capillaries_provider.engine import run as engine_run
 from capillaries_provider.engine.ports import Driver, RunControlPort
 from capillaries_provider.script.model import Script
-from capillaries_provider.store.workflow import RunProperties, RunStatus, WorkflowStore
+from capillaries_provider.status import RunStatus
+from capillaries_provider.store.workflow import RunProperties, WorkflowStore
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from capillaries_provider.hooks.run_control import RunInfo, stop_run
 from capillaries_provider.operators.run import pull_run_info
 from capillaries_provider.operators.script_cache import load_script_cached
 from capillaries_provider.script.batches import node_batches
-from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+from capillaries_provider.status import RunStatus
+from capillaries_provider.store.workflow import WorkflowStore
 from capillaries_provider.triggers.capillaries import NODE_POLL_INTERVAL_S, CapillariesNodeTrigger
 
 

@@ -13,7 +13,8 @@ from airflow.sdk.exceptions import AirflowException
 from capillaries_provider.hooks.capillaries import DEFAULT_AMQP_CONN_ID, DEFAULT_CASSANDRA_CONN_ID, CapillariesHook
 from capillaries_provider.hooks.run_control import RunInfo, airflow_marker, start_airflow_run, stop_run
 from capillaries_provider.operators.script_cache import load_script_cached
-from capillaries_provider.store.workflow import RunStatus, WorkflowStore, decide_run_completion
+from capillaries_provider.status import RunStatus
+from capillaries_provider.store.workflow import WorkflowStore, decide_run_completion
 from capillaries_provider.triggers.capillaries import read_run_progress
 
 

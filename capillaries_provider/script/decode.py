@@ -42,6 +42,7 @@ from capillaries_provider.script.model import (
     Lookup,
     Node,
     NodeType,
+    PluginProcessorDef,
     PyCalcDef,
     RerunPolicy,
     Script,
@@ -53,6 +54,7 @@ from capillaries_provider.script.model import (
     TopDef,
 )
 from capillaries_provider.script.names import identifier_problem
+from capillaries_provider.script.plugins import CustomProcessorType, PluginError, available_types, processor_type
 from capillaries_provider.storage.urls import READ_SCHEMES, WRITE_SCHEMES, scheme_problem
 
 MAX_BATCHES_TOTAL = 32767  # batch_idx is an int16 in Capillaries' state tables (spec 1.4 quirk)
@@ -60,7 +62,6 @@ MAX_ROWSET_SIZE = 100_000
 MAX_LOOKUP_READ_BATCH = 20_000
 MAX_NAME_LEN = 42
 PARQUET_CODECS = ("gzip", "snappy", "uncompressed")
-CUSTOM_PROC_TYPES = ("py_calc", "tag_and_denormalize")
 
 _TABLE_NAME_RESERVED = re.compile(r"^idx|^wf|^system")
 _INDEX_NAME = re.compile(r"idx[A-Za-z0-9_]+")
@@ -625,12 +626,38 @@ class Decoder:
             return self.py_calc(node, raw)
         if proc_type == "tag_and_denormalize":
             return self.tag_and_denormalize(node, raw)
-        self.err(
-            node,
-            "custom_proc_type",
-            f"unknown custom processor type {proc_type!r}, expected one of: {', '.join(CUSTOM_PROC_TYPES)}",
-        )
-        return None
+        try:
+            plugin = processor_type(proc_type)
+        except PluginError as e:
+            self.err(node, "custom_proc_type", str(e))
+            return None
+        if plugin is None:
+            self.err(
+                node,
+                "custom_proc_type",
+                f"unknown custom processor type {proc_type!r}, expected one of: {', '.join(available_types())}",
+            )
+            return None
+        return self.plugin_processor(node, proc_type, plugin, raw)
+
+    def plugin_processor(
+        self, node: str, proc_type: str, plugin: CustomProcessorType, raw: Mapping[str, Any]
+    ) -> PluginProcessorDef | None:
+        """Settings of an installed processor type: its own `parse`, then names and types of its `p.*` fields."""
+        try:
+            settings = plugin.parse(raw)
+        except ValueError as e:
+            self.err(node, "p", f"{proc_type}: {e}")
+            return None
+        ok = True
+        for fname, ftype in settings.field_types.items():
+            problem = identifier_problem(fname, "field")
+            if problem or not isinstance(ftype, FieldType):
+                self.err(
+                    node, "p", f"{proc_type}: output field {fname!r}: {problem or f'type {ftype!r} is not a FieldType'}"
+                )
+                ok = False
+        return PluginProcessorDef(proc_type, plugin, settings) if ok else None
 
     def py_calc(self, node: str, raw: Mapping[str, Any]) -> PyCalcDef | None:
         urls: list[str] = []

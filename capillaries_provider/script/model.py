@@ -16,6 +16,7 @@ from functools import cached_property
 from capillaries_provider.expr.ast import Expr
 from capillaries_provider.expr.keys import KeyComponent
 from capillaries_provider.expr.types import FieldType, Value
+from capillaries_provider.script.plugins import CustomProcessorType, ProcessorSettings
 
 
 class NodeType(enum.Enum):
@@ -287,7 +288,20 @@ class TagAndDenormalizeDef:
         return {self.tag_field_name: FieldType.STRING}
 
 
-CustomProcessorDef = PyCalcDef | TagAndDenormalizeDef
+@dataclass(frozen=True, eq=False)
+class PluginProcessorDef:
+    """`p` of a third-party processor type (script/plugins.py): the type and the settings it parsed from `p`."""
+
+    proc_type: str
+    plugin: CustomProcessorType
+    settings: ProcessorSettings
+
+    @property
+    def field_types(self) -> dict[str, FieldType]:
+        return dict(self.settings.field_types)
+
+
+CustomProcessorDef = PyCalcDef | TagAndDenormalizeDef | PluginProcessorDef
 
 # ---- dependency policies ----------------------------------------------------------------------------------------
 

@@ -29,7 +29,8 @@ def node_edges(script: Script) -> list[Edge]:
     return out
 
 
-def _label_lines(node: Node) -> list[str]:
+def label_lines(node: Node) -> list[str]:
+    """Box text of a node: name, type (with custom processor), what it writes."""
     kind = node.type.value + (f" ({node.custom_proc_type})" if node.custom_processor is not None else "")
     lines = [node.name, kind]
     if node.table_creator is not None:
@@ -47,7 +48,7 @@ def to_dot(script: Script) -> str:
     """Graphviz digraph of the script."""
     lines = ["digraph script {", "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];']
     for node in script.nodes.values():
-        label = "\\n".join(s.replace("\\", "\\\\").replace('"', '\\"') for s in _label_lines(node))
+        label = "\\n".join(s.replace("\\", "\\\\").replace('"', '\\"') for s in label_lines(node))
         style = ", style=dashed" if node.start_policy is StartPolicy.MANUAL else ""
         lines.append(f'  {_dot_quote(node.name)} [label="{label}"{style}];')
     for e in node_edges(script):
@@ -65,7 +66,7 @@ def to_mermaid(script: Script) -> str:
     ids = {name: f"n{i}" for i, name in enumerate(script.nodes)}
     lines = ["flowchart TD"]
     for node in script.nodes.values():
-        label = "<br/>".join(_mermaid_text(s) for s in _label_lines(node))
+        label = "<br/>".join(_mermaid_text(s) for s in label_lines(node))
         lines.append(f'  {ids[node.name]}["{label}"]')
         if node.start_policy is StartPolicy.MANUAL:
             lines.append(f"  style {ids[node.name]} stroke-dasharray: 5 5")

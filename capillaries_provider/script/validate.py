@@ -20,6 +20,7 @@ from capillaries_provider.script.model import (
     Expression,
     Node,
     NodeType,
+    PluginProcessorDef,
     PyCalcDef,
     Script,
     TagAndDenormalizeDef,
@@ -229,6 +230,9 @@ class Validator:
                 self.check_expr(crit, {"r": r}, FieldType.BOOL, name, f"p.tag_criteria.{tag}")
         if isinstance(proc, PyCalcDef):
             self.py_calc_refs(node, proc, r)
+        if isinstance(proc, PluginProcessorDef) and "r" not in self.incomplete:
+            for field in sorted(set(proc.settings.reader_fields) - set(r)):
+                self.err(name, "p", f"{proc.proc_type}: unknown field r.{field}")
         self.incomplete = frozenset()
 
     def lookup_fields(self, node: Node) -> Mapping[str, FieldType]:

@@ -14,7 +14,8 @@ from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
 from capillaries_provider.hooks.capillaries import DEFAULT_CASSANDRA_CONN_ID, CapillariesHook
-from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore
+from capillaries_provider.status import NodeBatchStatus, RunStatus
+from capillaries_provider.store.workflow import WorkflowStore
 from capillaries_provider.triggers.capillaries import (
     CapillariesNodeTrigger,
     CapillariesRunTrigger,

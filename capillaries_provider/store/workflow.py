@@ -8,7 +8,6 @@ complete) lives in pure functions below the `WorkflowStore` I/O class so it can 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import json
 import socket
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,37 +18,9 @@ from cassandra import WriteTimeout
 from cassandra.cluster import Session
 
 from capillaries_provider.script.names import validate_keyspace_name
+from capillaries_provider.status import NodeBatchStatus, RefreshOutcome, RunStatus
 from capillaries_provider.store.errors import StoreError
 from capillaries_provider.store.session import execute_schema, prepare_cached
-
-
-class NodeBatchStatus(enum.IntEnum):
-    """Status codes of `wf_batch_history` and `wf_node_history` rows."""
-
-    NONE = 0
-    START = 1
-    SUCCESS = 2
-    FAIL = 3
-    STOPRECEIVED = 104
-
-    @property
-    def label(self) -> str:
-        """Go's `ToString()` spelling, used in comments such as the run-complete JSON."""
-        return self.name.lower()
-
-    @property
-    def finished(self) -> bool:
-        return self in (NodeBatchStatus.SUCCESS, NodeBatchStatus.FAIL, NodeBatchStatus.STOPRECEIVED)
-
-
-class RunStatus(enum.IntEnum):
-    """Status codes of `wf_run_history` rows."""
-
-    NONE = 0
-    START = 1
-    COMPLETE = 2
-    STOP = 3
-
 
 WORKFLOW_DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS {ks}.wf_batch_history (ts timestamp, run_id int, script_node text, batch_idx int,"
@@ -64,6 +35,9 @@ WORKFLOW_DDL: tuple[str, ...] = (
     " script_url text, script_params_url text, run_description text, PRIMARY KEY(run_id))",
     "CREATE TABLE IF NOT EXISTS {ks}.wf_run_counter (ks text, last_run int, PRIMARY KEY(ks))",
 )
+
+# The counter row every keyspace starts with; the keyspace name is a validated identifier, safe as a literal.
+RUN_COUNTER_INIT = "INSERT INTO {ks}.wf_run_counter (ks, last_run) VALUES ('{ks}', 0) IF NOT EXISTS"
 
 RUN_COUNTER_ATTEMPTS = 100
 
@@ -118,14 +92,6 @@ class BatchHistoryEvent:
     comment: str
 
 
-@dataclass(frozen=True)
-class RefreshOutcome:
-    """What `refresh_node_and_run_status` recorded: None where the node/run is not finished yet."""
-
-    node_status: NodeBatchStatus | None
-    run_completed: bool
-
-
 def instance_id(executable_type: str, started: dt.datetime) -> str:
     """`<hostname>/<executable type>/<process start MM-DDTHH:MM:SS.mmm>`, the `instance` column of batch rows."""
     return f"{socket.gethostname()}/{executable_type}/{started:%m-%dT%H:%M:%S}.{started.microsecond // 1000:03d}"
@@ -155,14 +121,13 @@ def latest_batch_event(events: Iterable[BatchHistoryEvent]) -> BatchHistoryEvent
     return max(events, key=lambda e: e.ts, default=None)
 
 
-def node_statuses(events: Iterable[NodeHistoryEvent]) -> dict[tuple[int, str], NodeBatchStatus]:
-    """Node status per (run_id, node) from node history (spec 5.5 step 3).
-
-    Per run/node keep the earliest start and the latest success/fail/stopreceived; walk them by
-    (ts, run_id, written_by_batch_idx): the latest event wins, except that stopreceived is sticky.
-    """
+def distinct_node_events(events: Iterable[NodeHistoryEvent]) -> list[NodeHistoryEvent]:
+    """Go's `NodeHistoryRowsToEvents` (spec 5.5 step 3): every batch writes its own node rows, so per run/node keep
+    the earliest start and the latest success/fail/stopreceived, sorted by (ts, run_id, written_by_batch_idx)."""
     kept: dict[tuple[int, str, NodeBatchStatus], NodeHistoryEvent] = {}
     for e in events:
+        if e.status == NodeBatchStatus.NONE:
+            continue
         k = (e.run_id, e.script_node, e.status)
         prev = kept.get(k)
         if prev is None:
@@ -172,8 +137,14 @@ def node_statuses(events: Iterable[NodeHistoryEvent]) -> dict[tuple[int, str], N
                 kept[k] = e
         elif e.ts > prev.ts:
             kept[k] = e
+    return sorted(kept.values(), key=lambda e: (e.ts, e.run_id, e.written_by_batch_idx))
+
+
+def node_statuses(events: Iterable[NodeHistoryEvent]) -> dict[tuple[int, str], NodeBatchStatus]:
+    """Node status per (run_id, node) from node history (spec 5.5 step 3): walking the distinct events, the latest
+    event wins, except that stopreceived is sticky."""
     result: dict[tuple[int, str], NodeBatchStatus] = {}
-    for e in sorted(kept.values(), key=lambda e: (e.ts, e.run_id, e.written_by_batch_idx)):
+    for e in distinct_node_events(events):
         k2 = (e.run_id, e.script_node)
         if result.get(k2) != NodeBatchStatus.STOPRECEIVED:
             result[k2] = e.status
@@ -264,7 +235,7 @@ class WorkflowStore:
         """Create the five wf tables and the run counter row (idempotent, spec 3.1)."""
         for ddl in WORKFLOW_DDL:
             execute_schema(self.session, ddl.format(ks=self.ks))
-        self._execute("INSERT INTO {ks}.wf_run_counter (ks, last_run) VALUES (?, 0) IF NOT EXISTS", (self.ks,))
+        self._execute(RUN_COUNTER_INIT, ())
 
     # -- run counter and properties ---------------------------------------------------------------------------
 

@@ -17,8 +17,9 @@ from cassandra.cluster import Session
 
 from capillaries_provider.hooks.capillaries import DEFAULT_CASSANDRA_CONN_ID, CapillariesHook
 from capillaries_provider.hooks.run_control import stop_run
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 from capillaries_provider.store.session import close, connect
-from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore, decide_node_status
+from capillaries_provider.store.workflow import WorkflowStore, decide_node_status
 from capillaries_provider.triggers.progress import NodeProgress, RunProgress, node_progress, run_progress
 
 KILL_COMMENT = "stopped from Airflow: task {task} was killed, marked or cleared by a user"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from capillaries_provider.store.workflow import BatchHistoryEvent, NodeBatchStatus, RunStatus
+from capillaries_provider.status import NodeBatchStatus, RunStatus
+from capillaries_provider.store.workflow import BatchHistoryEvent
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,11 @@ from pika.exceptions import AMQPError
 from capillaries_provider.config import AmqpSettings, CassandraSettings
 from capillaries_provider.engine.ports import (
     BatchEvent,
-    BatchStatus,
     BatchTask,
     DependencyLookupError,
     Driver,
     NodeRunEntry,
-    RefreshResult,
     Row,
-    RunStatus,
 )
 from capillaries_provider.expr.types import FieldType
 from capillaries_provider.queue.connection import is_reconnectable
@@ -36,6 +33,7 @@ from capillaries_provider.queue.message import BatchMessage
 from capillaries_provider.queue.publisher import Publisher, PublishError
 from capillaries_provider.script.model import TableCreator
 from capillaries_provider.script.names import validate_keyspace_name
+from capillaries_provider.status import NodeBatchStatus, RefreshOutcome, RunStatus
 from capillaries_provider.store import reader
 from capillaries_provider.store.distinct_writer import DistinctRowWriter
 from capillaries_provider.store.errors import is_transient
@@ -43,13 +41,11 @@ from capillaries_provider.store.session import close, connect, ensure_keyspace, 
 from capillaries_provider.store.tables import IndexSpec, TableSpec, create_run_tables, run_table_name
 from capillaries_provider.store.workflow import (
     BatchRef,
-    NodeBatchStatus,
     RunProperties,
     WorkflowStore,
     dominant_run_status,
     node_statuses,
 )
-from capillaries_provider.store.workflow import RunStatus as StoreRunStatus
 from capillaries_provider.store.writer import RowWriter
 
 OWN_DDL: tuple[str, ...] = (
@@ -143,15 +139,14 @@ class CassandraBackend:
         return False
 
     def run_status(self, ks: str, run_id: int) -> RunStatus:
-        return RunStatus(int(self.store(ks).run_status(run_id)))
+        return self.store(ks).run_status(run_id)
 
     def batch_events(self, ks: str, run_id: int, node: str, batch_idx: int) -> list[BatchEvent]:
         return [
-            BatchEvent(e.ts, BatchStatus(int(e.status)), e.comment)
-            for e in self.store(ks).read_batch_history(run_id, node, batch_idx)
+            BatchEvent(e.ts, e.status, e.comment) for e in self.store(ks).read_batch_history(run_id, node, batch_idx)
         ]
 
-    def set_batch_status(self, task: BatchTask, status: BatchStatus, comment: str) -> None:
+    def set_batch_status(self, task: BatchTask, status: NodeBatchStatus, comment: str) -> None:
         ref = BatchRef(
             run_id=task.run_id,
             script_node=task.target_node,
@@ -160,17 +155,15 @@ class CassandraBackend:
             first_token=task.first_token,
             last_token=task.last_token,
         )
-        self.store(task.ks).set_batch_status(ref, NodeBatchStatus(int(status)), comment, self.instance, os.getpid())
+        self.store(task.ks).set_batch_status(ref, status, comment, self.instance, os.getpid())
 
     def set_node_status(
-        self, ks: str, run_id: int, node: str, batch_idx: int, status: BatchStatus, comment: str
+        self, ks: str, run_id: int, node: str, batch_idx: int, status: NodeBatchStatus, comment: str
     ) -> None:
-        self.store(ks).set_node_status(run_id, node, batch_idx, NodeBatchStatus(int(status)), comment)
+        self.store(ks).set_node_status(run_id, node, batch_idx, status, comment)
 
-    def refresh_node_and_run_status(self, ks: str, run_id: int, node: str, batch_idx: int) -> RefreshResult:
-        outcome = self.store(ks).refresh_node_and_run_status(run_id, node, batch_idx)
-        status = None if outcome.node_status is None else BatchStatus(int(outcome.node_status))
-        return RefreshResult(status, outcome.run_completed)
+    def refresh_node_and_run_status(self, ks: str, run_id: int, node: str, batch_idx: int) -> RefreshOutcome:
+        return self.store(ks).refresh_node_and_run_status(run_id, node, batch_idx)
 
     def dependency_entries(self, ks: str, run_id: int, dep_nodes: Sequence[str]) -> dict[str, list[NodeRunEntry]]:
         """Spec 5.5 steps 1-4 from run properties, run history and node history of the whole keyspace."""
@@ -194,8 +187,8 @@ class CassandraBackend:
                 NodeRunEntry(
                     run_id=r,
                     run_is_current=r == run_id,
-                    run_status=RunStatus(int(dominant_run_status(by_run.get(r, [])))),
-                    node_status=BatchStatus(int(node_status.get((r, d), NodeBatchStatus.NONE))),
+                    run_status=dominant_run_status(by_run.get(r, [])),
+                    node_status=node_status.get((r, d), NodeBatchStatus.NONE),
                 )
                 for r in runs
             ]
@@ -208,9 +201,9 @@ class CassandraBackend:
             return Driver.AIRFLOW
         return Driver(rows[0]["driver"])
 
-    def node_statuses(self, ks: str, run_id: int) -> dict[str, BatchStatus]:
+    def node_statuses(self, ks: str, run_id: int) -> dict[str, NodeBatchStatus]:
         statuses = node_statuses(self.store(ks).read_node_history(run_id))
-        return {n: BatchStatus(int(s)) for (r, n), s in statuses.items() if r == run_id}
+        return {n: s for (r, n), s in statuses.items() if r == run_id}
 
     def affected_nodes(self, ks: str, run_id: int) -> tuple[str, ...]:
         props = self.store(ks).read_run_properties(run_id)
@@ -307,7 +300,7 @@ class CassandraBackend:
         create_run_tables(self.session, ks, run_id, [table_spec(c) for c in creators])
 
     def set_run_status(self, ks: str, run_id: int, status: RunStatus, comment: str) -> None:
-        self.store(ks).set_run_status(run_id, StoreRunStatus(int(status)), comment)
+        self.store(ks).set_run_status(run_id, status, comment)
 
     # -- DataStore ----------------------------------------------------------------------------------------------
 

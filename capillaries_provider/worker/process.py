@@ -13,7 +13,7 @@ import time
 
 from capillaries_provider.config import AmqpSettings, CassandraSettings, amqp_settings, cassandra_settings
 from capillaries_provider.engine.batch import BatchProcessor, Decision
-from capillaries_provider.engine.ports import BatchStatus, BatchTask
+from capillaries_provider.engine.ports import BatchTask
 from capillaries_provider.queue.consumer import Consumer, Handler, HandlerResult, stop_on_signals
 from capillaries_provider.queue.message import BatchMessage
 from capillaries_provider.stop_flag import StopFlag
@@ -41,26 +41,17 @@ def task_of(msg: BatchMessage) -> BatchTask:
     )
 
 
-def make_handler(processor: BatchProcessor, backend: CassandraBackend) -> Handler:
-    """The consumer callback: run the state machine, log one line per message, map the outcome to the broker."""
+def make_handler(processor: BatchProcessor) -> Handler:
+    """The consumer callback: run the state machine, log one line per message, map the outcome to the broker.
+
+    Failures are recorded by the processor; what it cannot record (FailureNotRecorded) the consumer parks.
+    """
 
     def handle(msg: BatchMessage) -> HandlerResult:
         task = task_of(msg)
         ids = {"ks": task.ks, "run": task.run_id, "node": task.target_node, "bi": task.batch_idx, "id": task.id}
         started = time.monotonic()
-        try:
-            outcome = processor.process(task)
-        except Exception as exc:
-            # A bug or an unexpected storage error: record it on the batch so the run does not hang silently.
-            log.exception("batch processing raised", extra=ids)
-            try:
-                backend.set_batch_status(task, BatchStatus.FAIL, f"{task.full_id}: internal error: {exc!r}")
-                backend.refresh_node_and_run_status(task.ks, task.run_id, task.target_node, task.batch_idx)
-            except Exception as record_exc:
-                if backend.is_transient(record_exc):
-                    return HandlerResult.retry_later(f"cannot record failure now: {record_exc}")
-                return HandlerResult.park(f"internal error {exc!r}; recording it failed: {record_exc!r}")
-            return HandlerResult.ack()
+        outcome = processor.process(task)
         elapsed = round(time.monotonic() - started, 3)
         extra = {**ids, "outcome": outcome.decision.value, "elapsed_s": elapsed}
         recorded = outcome.recorded.label if outcome.recorded is not None else "-"
@@ -103,7 +94,7 @@ def serve(queue: str | None = None) -> int:
         return 0
     try:
         processor = BatchProcessor(backend, backend, ScriptCache())
-        consumer = Consumer(amqp, make_handler(processor, backend))
+        consumer = Consumer(amqp, make_handler(processor))
         stop_on_signals(consumer)
         log.info("worker consuming queue %s", amqp.queue)
         consumer.run()

@@ -77,8 +77,9 @@ def test_daily_sales_dag_runs_end_to_end_then_a_second_run_reads_the_first(
     assert (out / "large_sales_00002.csv").read_text() == LARGE_SALES
 
     from capillaries_provider.config import cassandra_settings
+    from capillaries_provider.status import RunStatus
     from capillaries_provider.store.session import close, connect
-    from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+    from capillaries_provider.store.workflow import WorkflowStore
 
     session = connect(cassandra_settings())
     try:
@@ -105,8 +106,9 @@ def _store_session() -> Any:
 def test_rerunning_a_node_in_the_same_run_empties_its_tables_first(
     serialize_dag: Callable[[Path, str], Any], worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
 ) -> None:
+    from capillaries_provider.status import NodeBatchStatus, RunStatus
     from capillaries_provider.store.session import close
-    from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore
+    from capillaries_provider.store.workflow import WorkflowStore
 
     dag = serialize_dag(DAGS / "capillaries_daily_sales.py", "capillaries_daily_sales")
     out = tmp_path / "out"
@@ -148,8 +150,9 @@ def test_rerunning_a_node_in_the_same_run_empties_its_tables_first(
 def test_a_failing_batch_fails_its_task_with_the_error_and_stops_the_run(
     serialize_dag: Callable[[Path, str], Any], worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
 ) -> None:
+    from capillaries_provider.status import RunStatus
     from capillaries_provider.store.session import close
-    from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+    from capillaries_provider.store.workflow import WorkflowStore
 
     dag = serialize_dag(DAGS / "capillaries_daily_sales.py", "capillaries_daily_sales")
     bad_in = tmp_path / "in"
@@ -252,8 +255,9 @@ def test_reviewed_dag_second_run_reads_the_first_runs_tables(
     import shutil
     import tempfile
 
+    from capillaries_provider.status import RunStatus
     from capillaries_provider.store.session import close, drop_keyspace
-    from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+    from capillaries_provider.store.workflow import WorkflowStore
 
     keyspace = "shop_orders_reviewed"
     out = Path(tempfile.gettempdir()) / "capillaries-out" / "shop_orders_reviewed"

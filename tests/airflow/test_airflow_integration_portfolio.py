@@ -14,16 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-import pytest
 
 from capillaries_provider.dag import FINISH_RUN_TASK_ID, START_RUN_TASK_ID, node_task_id
 from tests.conformance.harness import Staging, Variant, compare_outputs, load_case, outputs_of, params_of
-from tests.conftest import SHARED
+from tests.conftest import CONFORMANCE, needs_shared
 
-CASE_DIR = SHARED / "conformance" / "portfolio_quicktest"
+CASE_DIR = CONFORMANCE / "portfolio_quicktest"
 WORKER_PROCESSES = 2  # like the CLI conformance run; the case has py_calc and a 88k-row load
 
-pytestmark = pytest.mark.skipif(not CASE_DIR.is_dir(), reason=f"conformance case absent: {CASE_DIR} does not exist")
+pytestmark = needs_shared(CASE_DIR)
 
 
 def _staged_variant(name: str, tmp_path: Path) -> tuple[Variant, Staging, dict[str, Any]]:
@@ -71,8 +70,9 @@ def _run_dag(dag: Any, keyspace: str, run: dict[str, Any]) -> Any:
 
 def _assert_runs_in_cassandra(keyspace: str, runs: list[dict[str, Any]]) -> None:
     from capillaries_provider.config import cassandra_settings
+    from capillaries_provider.status import RunStatus
     from capillaries_provider.store.session import close, connect
-    from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+    from capillaries_provider.store.workflow import WorkflowStore
 
     session = connect(cassandra_settings())
     try:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from capillaries_provider.store.workflow import BatchHistoryEvent, RunStatus
+from capillaries_provider.status import RunStatus
+from capillaries_provider.store.workflow import BatchHistoryEvent
 
 RUN = {
     "keyspace": "ks",
@@ -101,7 +102,8 @@ def fake_cassandra(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeStore]:
 def _events(*statuses: int) -> list[BatchHistoryEvent]:
     import datetime as dt
 
-    from capillaries_provider.store.workflow import BatchRef, NodeBatchStatus
+    from capillaries_provider.status import NodeBatchStatus
+    from capillaries_provider.store.workflow import BatchRef
 
     t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     return [
@@ -159,7 +161,7 @@ def test_run_sensor_waits_for_completion_and_fails_a_run_with_failed_nodes(monke
     from airflow.sdk.exceptions import AirflowException
 
     from capillaries_provider.sensors import capillaries as sensors
-    from capillaries_provider.store.workflow import NodeBatchStatus
+    from capillaries_provider.status import NodeBatchStatus
     from capillaries_provider.triggers.progress import run_progress
 
     progress = {"value": run_progress(RunStatus.START, ["a"], {})}

@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from tests.airflow.airflow_stack import Stack, airflow_stack
-from tests.conftest import SHARED, SHOP_ORDERS
+from tests.conftest import CONFORMANCE, SHOP_ORDERS, needs_shared
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "dags" / "capillaries_examples"
-CASE_DIR = SHARED / "conformance" / "portfolio_quicktest"
+CASE_DIR = CONFORMANCE / "portfolio_quicktest"
 
 PORTFOLIO = "e2e_portfolio"
 DAILY = "e2e_daily_sales"
@@ -210,13 +210,13 @@ def _run(stack: Stack, dag_id: str, conf: dict[str, Any], timeout: float = RUN_T
 
 
 @pytest.mark.timeout(900, func_only=True)
-@pytest.mark.skipif(not CASE_DIR.is_dir(), reason=f"conformance case absent: {CASE_DIR} does not exist")
+@needs_shared(CASE_DIR)
 def test_portfolio_multi_four_dag_runs_in_one_keyspace_give_the_golden_files(
     stack: Stack, files: Files, keyspaces: list[str]
 ) -> None:
     from capillaries_provider.dag import FINISH_RUN_TASK_ID, START_RUN_TASK_ID, node_task_id
     from capillaries_provider.script.loader import load_script
-    from capillaries_provider.store.workflow import RunStatus
+    from capillaries_provider.status import RunStatus
     from tests.conformance.harness import compare_outputs, outputs_of, params_of
 
     variant, staging, case = files.portfolio
@@ -252,7 +252,7 @@ def test_portfolio_multi_four_dag_runs_in_one_keyspace_give_the_golden_files(
 def test_a_bad_cell_fails_its_node_task_with_the_batch_error_and_finish_run_fails(
     stack: Stack, files: Files, keyspaces: list[str], tmp_path: Path
 ) -> None:
-    from capillaries_provider.store.workflow import RunStatus
+    from capillaries_provider.status import RunStatus
 
     bad_in = tmp_path / "in"
     bad_in.mkdir()
@@ -298,7 +298,7 @@ def _large_sales_rows(keyspace: str) -> list[tuple[Any, ...]]:
 def test_clearing_a_node_task_reruns_it_in_the_same_run_and_rewrites_its_outputs_identically(
     stack: Stack, keyspaces: list[str], tmp_path: Path
 ) -> None:
-    from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus
+    from capillaries_provider.status import NodeBatchStatus, RunStatus
 
     out = tmp_path / "out"
     params = tmp_path / "params.json"
@@ -349,7 +349,7 @@ def test_clearing_a_node_task_reruns_it_in_the_same_run_and_rewrites_its_outputs
 def test_marking_the_dag_run_failed_stops_the_run_and_no_batch_starts_afterwards(
     stack: Stack, keyspaces: list[str]
 ) -> None:
-    from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus
+    from capillaries_provider.status import NodeBatchStatus, RunStatus
 
     ks = _keyspace(keyspaces)
     run_id = stack.api.trigger(SLOW, {"keyspace": ks})

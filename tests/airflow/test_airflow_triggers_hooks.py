@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from capillaries_provider.store.workflow import BatchHistoryEvent, BatchRef, NodeBatchStatus, RunStatus
+from capillaries_provider.status import NodeBatchStatus, RunStatus
+from capillaries_provider.store.workflow import BatchHistoryEvent, BatchRef
 from capillaries_provider.triggers.progress import node_progress, run_progress
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -17,15 +17,14 @@ from tests.conformance.harness import (
     run_variant,
     variants,
 )
-from tests.conftest import SHARED
+from tests.conftest import CONFORMANCE, needs_shared
 
-CONFORMANCE = SHARED / "conformance"
 VARIANTS = list(variants(CONFORMANCE)) if CONFORMANCE.is_dir() else []
 
 pytestmark = [pytest.mark.integration, pytest.mark.conformance]
 
 
-@pytest.mark.skipif(not VARIANTS, reason=f"no conformance cases: {CONFORMANCE} is absent")
+@needs_shared(CONFORMANCE)
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.id for v in VARIANTS])
 def test_variant_matches_golden_outputs(variant: Variant, tmp_path: Path, workers: subprocess.Popen[bytes]) -> None:
     case = load_case(variant.case_dir)

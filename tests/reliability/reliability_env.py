@@ -23,7 +23,8 @@ from cassandra.cluster import Session
 
 from capillaries_provider.config import amqp_settings
 from capillaries_provider.queue.topology import delete_topology
-from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore
+from capillaries_provider.status import NodeBatchStatus, RunStatus
+from capillaries_provider.store.workflow import WorkflowStore
 
 RETRY_DELAY_MS = 500
 CLI = [sys.executable, "-m", "capillaries_provider.cli.main"]

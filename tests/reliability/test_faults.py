@@ -8,6 +8,7 @@ cannot complete must say why. Every wait is bounded; the whole module is marked 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
@@ -35,8 +36,9 @@ from reliability_fault_script import FILES, ROWS_PER_FILE, expected_totals, outp
 
 from capillaries_provider.config import cassandra_settings
 from capillaries_provider.services import cassandra, rabbitmq
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 from capillaries_provider.store.session import close, connect
-from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore, node_statuses
+from capillaries_provider.store.workflow import WorkflowStore, node_statuses
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.timeout(420)]
 
@@ -277,12 +279,17 @@ def test_rabbitmq_restart_during_a_run(
     """Workers reconnect to the restarted broker; durable quorum queues keep the batches; the run equals clean."""
     run = start(env, keyspace, tmp_path)
     wait_for(lambda: _some_batch_succeeded(session, keyspace, run.run_id), 120, "a first finished batch")
+    down_at = dt.datetime.now(dt.UTC)
     try:
         rabbitmq.down()
         time.sleep(2)
     finally:
         rabbitmq.up()
+    up_at = dt.datetime.now(dt.UTC)
     assert wait_final(keyspace, run.run_id) == {RunStatus.START, RunStatus.COMPLETE}
+    # The restart hit the run in flight: batches finished before the broker went down and after it came back.
+    finished = _success_times(session, keyspace, run.run_id)
+    assert min(finished) < down_at and max(finished) > up_at, "the run was not in flight across the restart"
     assert_succeeded(session, keyspace, run)
     assert snapshot(session, keyspace, run.run_id, run.out) == clean
 
@@ -366,6 +373,12 @@ def test_run_start_wait_rides_out_the_cassandra_restart(cassandra_restart: Resta
 def _some_batch_succeeded(session: Session, ks: str, run_id: int) -> bool:
     wf = WorkflowStore(session, ks)
     return any(e.status is NodeBatchStatus.SUCCESS for e in wf.read_batch_history(run_id, "read"))
+
+
+def _success_times(session: Session, ks: str, run_id: int) -> list[dt.datetime]:
+    """When each of the run's batches recorded its success (Cassandra's clock: the same machine's)."""
+    wf = WorkflowStore(session, ks)
+    return [e.ts for e in wf.read_batch_history(run_id) if e.status is NodeBatchStatus.SUCCESS]
 
 
 @pytest.fixture

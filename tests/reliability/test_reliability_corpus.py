@@ -20,8 +20,9 @@ import pytest
 from cassandra.cluster import Session
 from reliability_env import Env, child_pids, drop_keyspace_patiently, stage, stop_worker, wait_for
 
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 from capillaries_provider.store.session import drop_keyspace, keyspace_exists
-from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore, node_statuses
+from capillaries_provider.store.workflow import WorkflowStore, node_statuses
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

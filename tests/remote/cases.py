@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.conformance.harness import Staging, Variant, load_case, outputs_of
-from tests.conftest import SHARED
+from tests.conftest import CONFORMANCE
 from tests.remote.servers import HttpsServer, S3Server, SftpServer
 
-CONFORMANCE = SHARED / "conformance"
 # The cases issue 15 names for S3: portfolio, fannie_mae (Parquet in and out), tag_and_denormalize (fs variant).
 S3_CASES = [
     ("portfolio_quicktest", "one"),

@@ -1,8 +1,10 @@
 """Node type -> processor.
 
-The three built-in processors are registered here. Any other node type is found by convention, on first use:
-module `capillaries_provider.engine.processors.<node type>` exposing `run_<node type>(job) -> BatchStats`
-(e.g. `table_lookup_table.run_table_lookup_table`), so further processors plug in by adding their module.
+The node types are the six of the spec; three processors are registered here, the others are found on first use
+by convention: module `capillaries_provider.engine.processors.<node type>` exposing `run_<node type>(job)`
+(e.g. `table_lookup_table.run_table_lookup_table`), which keeps their imports (pyarrow, py_calc) off the common
+path. Third-party code does not add node types: it adds custom processor types for `table_custom_tfm_table`
+through the `capillaries.processors` entry points (script/plugins.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 `w.fields` / `having` / insert as in table_table.
 
 py_calc (spec 7.1) computes `p.*` in a child Python process of this worker's pool, one request per page, each row
-bounded by `execution_timeout`; tag_and_denormalize (spec 7.2) emits one var map per matching tag.
+bounded by `execution_timeout`; tag_and_denormalize (spec 7.2) emits one var map per matching tag; an installed
+third-party type (script/plugins.py) emits whatever its `process` yields.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from capillaries_provider.engine.pycalc import (
 from capillaries_provider.engine.tagging import Tagger, TaggingError
 from capillaries_provider.expr.types import FieldType, Value
 from capillaries_provider.script.fetch import default_fetcher
-from capillaries_provider.script.model import Expression, Node, PyCalcDef, Script, TagAndDenormalizeDef
+from capillaries_provider.script.model import (
+    Expression,
+    Node,
+    PluginProcessorDef,
+    PyCalcDef,
+    Script,
+    TagAndDenormalizeDef,
+)
 
 Row = Mapping[str, Value]
 Vars = Mapping[str, Mapping[str, Value]]
@@ -83,6 +91,22 @@ def _tag_and_denormalize(script: Script, node: Node) -> tuple[dict[str, FieldTyp
     return fields, transform
 
 
+def _plugin(script: Script, node: Node, proc: PluginProcessorDef) -> tuple[dict[str, FieldType], PageTransform]:
+    """A third-party processor (script/plugins.py); whatever it raises fails the batch, naming node and type."""
+    available = script.reader_fields(node)
+    fields = _reader_fields(script, node, [])
+    fields.update({f: available[f] for f in proc.settings.reader_fields})
+
+    def transform(page: Sequence[Row], offset: int) -> Iterator[Vars]:
+        try:
+            for row, p in proc.plugin.process(proc.settings, page):
+                yield {"r": row, "p": p}
+        except Exception as e:
+            raise BatchError(f"node {node.name}: custom processor {proc.proc_type}: {type(e).__name__}: {e}") from e
+
+    return fields, transform
+
+
 def run_table_custom_tfm_table(job: BatchJob) -> BatchStats:
     node, task = job.node, job.task
     reader, creator, proc = node.table_reader, node.table_creator, node.custom_processor
@@ -93,6 +117,8 @@ def run_table_custom_tfm_table(job: BatchJob) -> BatchStats:
             fields, transform = _py_calc(job.script, node, proc)
         elif isinstance(proc, TagAndDenormalizeDef):
             fields, transform = _tag_and_denormalize(job.script, node)
+        elif isinstance(proc, PluginProcessorDef):
+            fields, transform = _plugin(job.script, node, proc)
         else:
             raise BatchError(f"node {node.name}: unknown custom processor {node.custom_proc_type!r}")
     except (PyCalcError, TaggingError) as e:

@@ -17,8 +17,9 @@ from cassandra.cluster import Session
 
 from capillaries_provider.config import amqp_settings, cassandra_settings
 from capillaries_provider.queue.topology import delete_topology
+from capillaries_provider.status import RunStatus
 from capillaries_provider.store.session import close, connect, drop_keyspace
-from capillaries_provider.store.workflow import RunStatus, WorkflowStore
+from capillaries_provider.store.workflow import WorkflowStore
 
 RETRY_DELAY_MS = 500
 

@@ -17,13 +17,12 @@ import pytest
 from conftest import Env
 
 from capillaries_provider.engine import compare
-from tests.conftest import SHARED
+from tests.conftest import CONFORMANCE, needs_shared
 
-CONFORMANCE = SHARED / "conformance"
 PROTO = CONFORMANCE / "proto_file_reader_creator_quicktest"
 PY_CALC = CONFORMANCE / "py_calc_quicktest" / "test" / "data"
 
-pytestmark = pytest.mark.skipif(not CONFORMANCE.is_dir(), reason=f"{CONFORMANCE} is absent")
+pytestmark = needs_shared(CONFORMANCE)
 
 
 def _rewrite(text: str, root: Path) -> str:

@@ -13,7 +13,8 @@ from capillaries_provider.config import amqp_settings, cassandra_settings
 from capillaries_provider.engine.processors.context import BatchJob
 from capillaries_provider.engine.processors.registry import processor_for
 from capillaries_provider.engine.run import node_tasks
-from capillaries_provider.store.workflow import NodeBatchStatus, WorkflowStore
+from capillaries_provider.status import NodeBatchStatus
+from capillaries_provider.store.workflow import WorkflowStore
 from capillaries_provider.worker.backend import CassandraBackend
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 from pathlib import Path
@@ -11,7 +12,8 @@ from cassandra.cluster import Session
 from conftest import Env, count_rows, run_finished, stop_worker, wait_for
 from pipeline_script import pipeline_doc, write_pipeline
 
-from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus, WorkflowStore
+from capillaries_provider.status import NodeBatchStatus, RunStatus
+from capillaries_provider.store.workflow import WorkflowStore
 
 BIG_ROWS = 10000
 
@@ -43,6 +45,7 @@ def test_worker_killed_mid_batch_redelivers_and_run_completes_exactly(
             return any(e.status is NodeBatchStatus.START for e in wf.read_batch_history(1, "read", 0))
 
         wait_for(batch_started, 120, "the read batch to start")
+        wait_for(lambda: count_rows(session, keyspace, "items_00001") > 0, 120, "the read batch to write rows")
         stop_worker(first, signal.SIGKILL)
     finally:
         if first.poll() is None:
@@ -51,7 +54,7 @@ def test_worker_killed_mid_batch_redelivers_and_run_completes_exactly(
         "the batch finished before the kill; use a bigger input"
     )
     written_before_redo = count_rows(session, keyspace, "items_00001")
-    assert written_before_redo < BIG_ROWS
+    assert 0 < written_before_redo < BIG_ROWS, "the kill must land while the batch is writing"
     second = private_env.start_worker(1)
     try:
         wait_for(run_finished(session, keyspace, 1), 600, "run 1 to finish after the redelivery")
@@ -83,11 +86,18 @@ def test_sigterm_lets_the_in_flight_batch_finish_before_exiting(
             return any(e.status is NodeBatchStatus.START for e in wf.read_batch_history(1, "read", 0))
 
         wait_for(batch_started, 120, "the read batch to start")
+        wait_for(lambda: count_rows(session, keyspace, "items_00001") > 0, 120, "the read batch to write rows")
+        written_before_signal = count_rows(session, keyspace, "items_00001")
+        signalled = dt.datetime.now(dt.UTC)
         assert stop_worker(worker, signal.SIGTERM, timeout=600) == 0
     finally:
         if worker.poll() is None:
             stop_worker(worker, signal.SIGKILL)
-    assert [e.status for e in wf.read_batch_history(1, "read", 0)] == [NodeBatchStatus.START, NodeBatchStatus.SUCCESS]
+    history = wf.read_batch_history(1, "read", 0)
+    assert [e.status for e in history] == [NodeBatchStatus.START, NodeBatchStatus.SUCCESS]
+    # The signal hit the batch in flight: part of its rows were written before it, its success came after it.
+    assert 0 < written_before_signal < BIG_ROWS, "the SIGTERM must land while the batch is writing"
+    assert history[-1].ts > signalled, "the batch finished before the SIGTERM; use a bigger input"
     assert count_rows(session, keyspace, "items_00001") == BIG_ROWS
 
 

@@ -7,13 +7,8 @@ import threading
 import pytest
 from cassandra.cluster import Session
 
-from capillaries_provider.store.workflow import (
-    BatchRef,
-    NodeBatchStatus,
-    RunProperties,
-    RunStatus,
-    WorkflowStore,
-)
+from capillaries_provider.status import NodeBatchStatus, RunStatus
+from capillaries_provider.store.workflow import BatchRef, RunProperties, WorkflowStore
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,5 @@
-"""In-memory WorkflowPort/DataStore for pure state-machine tests (no Cassandra, no RabbitMQ)."""
+"""In-memory WorkflowPort/DataStore for pure state-machine tests (no Cassandra, no RabbitMQ); the status decisions
+are the store's own pure functions."""
 
 from __future__ import annotations
 
@@ -10,18 +11,28 @@ from typing import Any
 
 from capillaries_provider.engine.ports import (
     BatchEvent,
-    BatchStatus,
     BatchTask,
     DependencyLookupError,
     Driver,
     NodeRunEntry,
-    RefreshResult,
     Row,
-    RunStatus,
 )
 from capillaries_provider.expr.types import FieldType, Value
 from capillaries_provider.script.loader import load_script_text
 from capillaries_provider.script.model import Script, TableCreator
+from capillaries_provider.status import NodeBatchStatus, RefreshOutcome, RunStatus
+from capillaries_provider.store.workflow import (
+    BatchHistoryEvent,
+    BatchRef,
+    NodeHistoryEvent,
+    RunHistoryEvent,
+    decide_node_status,
+    decide_run_completion,
+    dominant_run_status,
+    latest_run_status,
+    node_complete_comment,
+    node_statuses,
+)
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 KS = "ks"
@@ -85,15 +96,16 @@ class FakeSink:
 
 
 class FakeBackend:
-    """Keeps every status row in lists; `clock` advances one second per status write so ts order is defined."""
+    """Keeps the `wf_*` rows in dicts under their Cassandra primary keys (a write with the same key replaces the
+    row, the run history is `IF NOT EXISTS`) and decides with the store's own status functions, so the state-machine
+    tests check the real rules; `clock` advances one second per status write so ts order is defined."""
 
     def __init__(self, affected: Mapping[int, Sequence[str]], driver: Driver = Driver.CLI) -> None:
         self.clock = T0
         self.affected = {r: tuple(n) for r, n in affected.items()}
-        self.runs: dict[int, list[tuple[dt.datetime, RunStatus, str]]] = {}
-        self.batches: dict[tuple[int, str, int], list[BatchEvent]] = {}
-        self.totals: dict[tuple[int, str], int] = {}
-        self.nodes: dict[tuple[int, str], list[tuple[dt.datetime, BatchStatus]]] = {}
+        self.runs: dict[tuple[int, RunStatus], RunHistoryEvent] = {}
+        self.batches: dict[tuple[int, str, int, NodeBatchStatus], BatchHistoryEvent] = {}
+        self.nodes: dict[tuple[int, str, int, NodeBatchStatus], NodeHistoryEvent] = {}
         self.driver = driver
         self.claims: dict[tuple[int, str], bool] = {}
         self.published: list[BatchTask] = []
@@ -103,6 +115,18 @@ class FakeBackend:
         self.clock += dt.timedelta(seconds=1)
         return self.clock
 
+    # Reads of the rows, sorted like WorkflowStore's
+    def run_history(self, run_id: int) -> list[RunHistoryEvent]:
+        return sorted((e for e in self.runs.values() if e.run_id == run_id), key=lambda e: e.ts)
+
+    def batch_history(self, run_id: int, node: str, batch_idx: int | None = None) -> list[BatchHistoryEvent]:
+        rows = [e for (r, n, i, _), e in self.batches.items() if (r, n) == (run_id, node) and batch_idx in (None, i)]
+        return sorted(rows, key=lambda e: (e.ts, e.batch.batch_idx))
+
+    def node_history(self, run_id: int | None = None) -> list[NodeHistoryEvent]:
+        rows = [e for e in self.nodes.values() if run_id in (None, e.run_id)]
+        return sorted(rows, key=lambda e: (e.ts, e.run_id, e.written_by_batch_idx))
+
     # WorkflowPort
     def now(self) -> dt.datetime:
         return self.clock
@@ -111,51 +135,42 @@ class FakeBackend:
         return isinstance(exc, TransientError)
 
     def set_run_status(self, ks: str, run_id: int, status: RunStatus, comment: str) -> None:
-        self.runs.setdefault(run_id, []).append((self.tick(), status, comment))
+        self.runs.setdefault((run_id, status), RunHistoryEvent(self.tick(), run_id, status, comment))
 
     def run_status(self, ks: str, run_id: int) -> RunStatus:
-        rows = self.runs.get(run_id, [])
-        return max(rows, key=lambda r: r[0])[1] if rows else RunStatus.NONE
+        return latest_run_status(self.run_history(run_id))
 
     def batch_events(self, ks: str, run_id: int, node: str, batch_idx: int) -> list[BatchEvent]:
-        return list(self.batches.get((run_id, node, batch_idx), []))
+        return [BatchEvent(e.ts, e.status, e.comment) for e in self.batch_history(run_id, node, batch_idx)]
 
-    def set_batch_status(self, task: BatchTask, status: BatchStatus, comment: str) -> None:
-        self.totals[(task.run_id, task.target_node)] = task.batches_total
-        self.batches.setdefault((task.run_id, task.target_node, task.batch_idx), []).append(
-            BatchEvent(self.tick(), status, comment)
+    def set_batch_status(self, task: BatchTask, status: NodeBatchStatus, comment: str) -> None:
+        ref = BatchRef(
+            task.run_id, task.target_node, task.batch_idx, task.batches_total, task.first_token, task.last_token
         )
-
-    def last_batch(self, run_id: int, node: str, batch_idx: int) -> BatchEvent | None:
-        events = self.batches.get((run_id, node, batch_idx), [])
-        return events[-1] if events else None
+        key = (task.run_id, task.target_node, task.batch_idx, status)
+        self.batches[key] = BatchHistoryEvent(self.tick(), ref, status, "fake", 0, comment)
 
     def set_node_status(
-        self, ks: str, run_id: int, node: str, batch_idx: int, status: BatchStatus, comment: str
+        self, ks: str, run_id: int, node: str, batch_idx: int, status: NodeBatchStatus, comment: str
     ) -> None:
-        self.nodes.setdefault((run_id, node), []).append((self.tick(), status))
+        key = (run_id, node, batch_idx, status)
+        self.nodes[key] = NodeHistoryEvent(self.tick(), run_id, node, batch_idx, status, comment)
 
-    def node_statuses(self, ks: str, run_id: int) -> dict[str, BatchStatus]:
-        out = {}
-        for (r, n), events in self.nodes.items():
-            if r == run_id:
-                out[n] = events[-1][1]
-        return out
+    def node_statuses(self, ks: str, run_id: int) -> dict[str, NodeBatchStatus]:
+        return {n: s for (r, n), s in node_statuses(self.node_history(run_id)).items() if r == run_id}
 
-    def refresh_node_and_run_status(self, ks: str, run_id: int, node: str, batch_idx: int) -> RefreshResult:
-        total = self.totals.get((run_id, node), 0)
-        last = [self.last_batch(run_id, node, i) for i in range(total)]
-        if not total or any(e is None or not e.status.finished for e in last):
-            return RefreshResult(None, False)
-        statuses = {e.status for e in last if e is not None}
-        final = next((s for s in (BatchStatus.FAIL, BatchStatus.STOPRECEIVED) if s in statuses), BatchStatus.SUCCESS)
-        self.set_node_status(ks, run_id, node, batch_idx, final, "")
-        nodes = self.node_statuses(ks, run_id)
-        done = all(nodes.get(n, BatchStatus.NONE).finished for n in self.affected[run_id])
-        if done and RunStatus.STOP not in {s for _, s, _ in self.runs.get(run_id, [])}:
-            self.set_run_status(ks, run_id, RunStatus.COMPLETE, "")
-            return RefreshResult(final, True)
-        return RefreshResult(final, False)
+    def refresh_node_and_run_status(self, ks: str, run_id: int, node: str, batch_idx: int) -> RefreshOutcome:
+        """The steps of `WorkflowStore.refresh_node_and_run_status` over these rows."""
+        events = self.batch_history(run_id, node)
+        node_status = decide_node_status(events)
+        if node_status is None:
+            return RefreshOutcome(None, False)
+        self.set_node_status(ks, run_id, node, batch_idx, node_status, node_complete_comment(events))
+        comment = decide_run_completion(self.affected[run_id], self.node_statuses(ks, run_id))
+        if comment is None:
+            return RefreshOutcome(node_status, False)
+        self.set_run_status(ks, run_id, RunStatus.COMPLETE, comment)
+        return RefreshOutcome(node_status, True)
 
     def dependency_entries(self, ks: str, run_id: int, dep_nodes: Sequence[str]) -> dict[str, list[NodeRunEntry]]:
         out: dict[str, list[NodeRunEntry]] = {}
@@ -163,21 +178,20 @@ class FakeBackend:
             runs = [r for r, nodes in self.affected.items() if d in nodes]
             if not runs:
                 raise DependencyLookupError(f"{d} was never run")
-            entries = []
-            for r in runs:
-                seen = {s for _, s, _ in self.runs.get(r, [])}
-                rs = next(
-                    (s for s in (RunStatus.STOP, RunStatus.COMPLETE, RunStatus.START) if s in seen), RunStatus.NONE
+            statuses = node_statuses(self.node_history())
+            out[d] = [
+                NodeRunEntry(
+                    r, r == run_id, dominant_run_status(self.run_history(r)), statuses.get((r, d), NodeBatchStatus.NONE)
                 )
-                entries.append(NodeRunEntry(r, r == run_id, rs, self.node_statuses(ks, r).get(d, BatchStatus.NONE)))
-            out[d] = entries
+                for r in runs
+            ]
         return out
 
     def run_driver(self, ks: str, run_id: int) -> Driver:
         return self.driver
 
     def affected_nodes(self, ks: str, run_id: int) -> tuple[str, ...]:
-        return self.affected[run_id]
+        return self.affected.get(run_id, ())
 
     def claim_enqueue(self, ks: str, run_id: int, node: str) -> bool | None:
         if (run_id, node) in self.claims:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+import pytest
 from batch_fakes import KS, FakeBackend, TransientError, csv_int_reader, int_fields, make_script
 
-from capillaries_provider.engine.batch import BatchOutcome, BatchProcessor, Decision
-from capillaries_provider.engine.ports import BatchStatus, BatchTask, RunStatus
+from capillaries_provider.engine.batch import BatchOutcome, BatchProcessor, Decision, FailureNotRecorded
+from capillaries_provider.engine.ports import BatchEvent, BatchTask
 from capillaries_provider.engine.processors.context import BatchJob, BatchStats
 from capillaries_provider.engine.processors.registry import Processor
 from capillaries_provider.engine.run import node_tasks
 from capillaries_provider.script.errors import ScriptError, ScriptFetchError, ScriptValidationError
 from capillaries_provider.script.model import NodeType, Script
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 
 
 def script() -> Script:
@@ -76,20 +78,20 @@ def test_success_records_start_then_success_with_stats_comment() -> None:
     be = started()
     calls: list[BatchJob] = []
     out = processor(be, calls).process(task("read", 0))
-    assert out == BatchOutcome(Decision.ACK, BatchStatus.SUCCESS, out.detail)
-    statuses = [e.status for e in be.batches[(1, "read", 0)]]
-    assert statuses == [BatchStatus.START, BatchStatus.SUCCESS]
-    comment = be.batches[(1, "read", 0)][-1].comment
+    assert out == BatchOutcome(Decision.ACK, NodeBatchStatus.SUCCESS, out.detail)
+    statuses = [e.status for e in be.batch_history(1, "read", 0)]
+    assert statuses == [NodeBatchStatus.START, NodeBatchStatus.SUCCESS]
+    comment = be.batch_history(1, "read", 0)[-1].comment
     assert "src -> dst" in comment and "row_reads: 10, 20 r/s" in comment and "row_writes: 7, 14 r/s" in comment
-    assert be.nodes[(1, "read")][0][1] is BatchStatus.START
+    assert be.node_history(1)[0].status is NodeBatchStatus.START
     assert calls[0].reader_run_id == 0  # a file node has no table input
 
 
 def test_run_never_started_records_fail_and_acks() -> None:
     be = FakeBackend({1: ("read",)})
     out = processor(be).process(task("read"))
-    assert out.decision is Decision.ACK and out.recorded is BatchStatus.FAIL
-    assert "never started" in be.batches[(1, "read", 0)][-1].comment
+    assert out.decision is Decision.ACK and out.recorded is NodeBatchStatus.FAIL
+    assert "never started" in be.batch_history(1, "read", 0)[-1].comment
 
 
 def test_stopped_run_marks_batch_stopreceived() -> None:
@@ -97,7 +99,7 @@ def test_stopped_run_marks_batch_stopreceived() -> None:
     be.set_run_status(KS, 1, RunStatus.STOP, "stop")
     calls: list[BatchJob] = []
     out = processor(be, calls).process(task("read", 1))
-    assert (out.decision, out.recorded) == (Decision.ACK, BatchStatus.STOPRECEIVED)
+    assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.STOPRECEIVED)
     assert calls == []
 
 
@@ -109,8 +111,8 @@ def test_stop_releases_downstream_nodes_so_they_record_the_stop_too() -> None:
     p.process(task("read", 1))
     assert [(t.target_node, t.batch_idx) for t in be.published] == [("calc", 0), ("calc", 1)]
     for t in be.published:
-        assert p.process(t).recorded is BatchStatus.STOPRECEIVED
-    assert be.node_statuses(KS, 1) == {"read": BatchStatus.STOPRECEIVED, "calc": BatchStatus.STOPRECEIVED}
+        assert p.process(t).recorded is NodeBatchStatus.STOPRECEIVED
+    assert be.node_statuses(KS, 1) == {"read": NodeBatchStatus.STOPRECEIVED, "calc": NodeBatchStatus.STOPRECEIVED}
     assert be.run_status(KS, 1) is RunStatus.STOP
 
 
@@ -134,40 +136,40 @@ def test_finished_batch_is_not_processed_again() -> None:
 
 def test_started_batch_waits_out_grace_period_then_is_redone() -> None:
     be = started()
-    be.set_node_status(KS, 1, "read", 0, BatchStatus.SUCCESS, "")
-    be.set_batch_status(task("calc", 0), BatchStatus.START, "")  # an attempt that died
+    be.set_node_status(KS, 1, "read", 0, NodeBatchStatus.SUCCESS, "")
+    be.set_batch_status(task("calc", 0), NodeBatchStatus.START, "")  # an attempt that died
     calls: list[BatchJob] = []
     p = processor(be, calls)
     assert p.process(task("calc", 0)).decision is Decision.RETRY  # 0 s after start, grace is 5 s
     be.clock += dt.timedelta(seconds=5)
     out = p.process(task("calc", 0))
-    assert (out.decision, out.recorded) == (Decision.ACK, BatchStatus.SUCCESS)
+    assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.SUCCESS)
     assert calls[0].reader_run_id == 1
 
 
 def test_rerun_policy_fail_records_failure_instead_of_hanging() -> None:
     be = started(("read", "strict"))
-    be.set_node_status(KS, 1, "read", 0, BatchStatus.SUCCESS, "")
-    be.set_batch_status(task("strict", 0), BatchStatus.START, "")
+    be.set_node_status(KS, 1, "read", 0, NodeBatchStatus.SUCCESS, "")
+    be.set_batch_status(task("strict", 0), NodeBatchStatus.START, "")
     out = processor(be).process(task("strict", 0))
-    assert (out.decision, out.recorded) == (Decision.ACK, BatchStatus.FAIL)
-    assert "rerun_policy fail" in be.batches[(1, "strict", 0)][-1].comment
+    assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
+    assert "rerun_policy fail" in be.batch_history(1, "strict", 0)[-1].comment
 
 
 def test_dependency_not_finished_means_retry_and_nothing_recorded() -> None:
     be = started()
-    be.set_node_status(KS, 1, "read", 0, BatchStatus.START, "")
+    be.set_node_status(KS, 1, "read", 0, NodeBatchStatus.START, "")
     out = processor(be).process(task("calc", 1))
     assert out.decision is Decision.RETRY
-    assert (1, "calc", 1) not in be.batches
+    assert be.batch_history(1, "calc", 1) == []
 
 
 def test_dependency_failed_is_nogo_with_reason_in_comment() -> None:
     be = started()
-    be.set_node_status(KS, 1, "read", 0, BatchStatus.FAIL, "")
+    be.set_node_status(KS, 1, "read", 0, NodeBatchStatus.FAIL, "")
     out = processor(be).process(task("calc", 1))
-    assert (out.decision, out.recorded) == (Decision.ACK, BatchStatus.FAIL)
-    comment = be.batches[(1, "calc", 1)][-1].comment
+    assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
+    comment = be.batch_history(1, "calc", 1)[-1].comment
     assert comment == "dependency nogo: read: nogo on current run 1 (run start, node fail)"
 
 
@@ -175,34 +177,34 @@ def test_dependency_never_run_records_failure() -> None:
     be = FakeBackend({1: ("strict",)})
     be.set_run_status(KS, 1, RunStatus.START, "")
     out = processor(be).process(task("strict", 0))
-    assert (out.decision, out.recorded) == (Decision.ACK, BatchStatus.FAIL)
-    assert "read was never run" in be.batches[(1, "strict", 0)][-1].comment
+    assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
+    assert "read was never run" in be.batch_history(1, "strict", 0)[-1].comment
 
 
 def test_later_run_reads_table_of_completed_earlier_run() -> None:
     be = FakeBackend({1: ("read",), 2: ("strict",)})
     be.set_run_status(KS, 1, RunStatus.START, "")
-    be.set_node_status(KS, 1, "read", 0, BatchStatus.SUCCESS, "")
+    be.set_node_status(KS, 1, "read", 0, NodeBatchStatus.SUCCESS, "")
     be.set_run_status(KS, 1, RunStatus.COMPLETE, "")
     be.set_run_status(KS, 2, RunStatus.START, "")
     calls: list[BatchJob] = []
     out = processor(be, calls).process(task("strict", 0, run_id=2))
-    assert out.recorded is BatchStatus.SUCCESS
+    assert out.recorded is NodeBatchStatus.SUCCESS
     assert calls[0].reader_run_id == 1
 
 
 def test_processor_error_records_fail_naming_the_batch() -> None:
     be = started()
     out = processor(be, processors=failing_processor(ValueError("a.csv, line 3: bad"))).process(task("read", 1))
-    assert (out.decision, out.recorded) == (Decision.ACK, BatchStatus.FAIL)
-    assert be.batches[(1, "read", 1)][-1].comment == "ks/1/read/1: ValueError: a.csv, line 3: bad"
+    assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
+    assert be.batch_history(1, "read", 1)[-1].comment == "ks/1/read/1: ValueError: a.csv, line 3: bad"
 
 
 def test_transient_error_while_processing_retries_and_leaves_batch_started() -> None:
     be = started()
     out = processor(be, processors=failing_processor(TransientError("no hosts"))).process(task("read", 0))
     assert out.decision is Decision.RETRY
-    assert be.batches[(1, "read", 0)][-1].status is BatchStatus.START
+    assert be.batch_history(1, "read", 0)[-1].status is NodeBatchStatus.START
 
 
 def test_script_content_error_records_fail_and_fetch_error_retries() -> None:
@@ -215,8 +217,8 @@ def test_script_content_error_records_fail_and_fetch_error_retries() -> None:
         raise ScriptFetchError("cannot read s.json")
 
     out = processor(be, scripts=broken).process(task("read", 0))
-    assert (out.decision, out.recorded) == (Decision.ACK, BatchStatus.FAIL)
-    assert "bad key" in be.batches[(1, "read", 0)][-1].comment
+    assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
+    assert "bad key" in be.batch_history(1, "read", 0)[-1].comment
     assert processor(be, scripts=unreachable).process(task("read", 1)).decision is Decision.RETRY
 
 
@@ -224,8 +226,8 @@ def test_node_missing_from_script_records_fail() -> None:
     be = started()
     t = BatchTask(KS, 1, "ghost", 0, 1, 0, 0, "s.json", "")
     out = processor(be).process(t)
-    assert (out.decision, out.recorded) == (Decision.ACK, BatchStatus.FAIL)
-    assert "ghost is not in s.json" in be.batches[(1, "ghost", 0)][-1].comment
+    assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
+    assert "ghost is not in s.json" in be.batch_history(1, "ghost", 0)[-1].comment
 
 
 def test_last_batch_of_node_enqueues_children_once_and_run_completes() -> None:
@@ -239,7 +241,7 @@ def test_last_batch_of_node_enqueues_children_once_and_run_completes() -> None:
     assert len(be.published) == 2
     p.process(task("calc", 0))
     out = p.process(task("calc", 1))
-    assert out.recorded is BatchStatus.SUCCESS
+    assert out.recorded is NodeBatchStatus.SUCCESS
     assert be.run_status(KS, 1) is RunStatus.COMPLETE
 
 
@@ -249,5 +251,39 @@ def test_pending_claim_elsewhere_means_retry() -> None:
     p = processor(be)
     p.process(task("read", 0))
     out = p.process(task("read", 1))
-    assert out.decision is Decision.RETRY and out.recorded is BatchStatus.SUCCESS
+    assert out.decision is Decision.RETRY and out.recorded is NodeBatchStatus.SUCCESS
     assert be.published == []
+
+
+class BrokenHistory(FakeBackend):
+    """A storage step of the state machine that fails; `record_error`, if given, makes recording the failure fail."""
+
+    def __init__(self, record_error: Exception | None = None) -> None:
+        super().__init__({1: ("read", "calc")})
+        self.record_error = record_error
+
+    def batch_events(self, ks: str, run_id: int, node: str, batch_idx: int) -> list[BatchEvent]:
+        raise RuntimeError("bug in reading")
+
+    def set_batch_status(self, task: BatchTask, status: NodeBatchStatus, comment: str) -> None:
+        if status is NodeBatchStatus.FAIL and self.record_error is not None:
+            raise self.record_error
+        super().set_batch_status(task, status, comment)
+
+
+def test_unexpected_error_is_recorded_as_internal_error_by_the_processor() -> None:
+    be = BrokenHistory()
+    be.set_run_status(KS, 1, RunStatus.START, "")
+    out = processor(be).process(task("read", 0))
+    assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
+    assert be.batch_history(1, "read", 0)[-1].comment == "ks/1/read/0: internal error: RuntimeError('bug in reading')"
+
+
+def test_failure_that_cannot_be_recorded_retries_if_transient_else_propagates() -> None:
+    be = BrokenHistory(TransientError("no hosts"))
+    be.set_run_status(KS, 1, RunStatus.START, "")
+    assert processor(be).process(task("read", 0)).decision is Decision.RETRY
+    be = BrokenHistory(ValueError("schema mismatch"))
+    be.set_run_status(KS, 1, RunStatus.START, "")
+    with pytest.raises(FailureNotRecorded, match=r"internal error RuntimeError\('bug in reading'\); recording it"):
+        processor(be).process(task("read", 0))

@@ -15,8 +15,8 @@ import pytest
 from capillaries_provider.engine.file_reader import Row, iter_file_rows
 from capillaries_provider.script.loader import load_script
 from capillaries_provider.script.model import Script
+from tests.conftest import CONFORMANCE, needs_shared
 
-CONFORMANCE = Path("/work/shared/conformance")
 CASES = [
     "lookup_quicktest",
     "py_calc_quicktest",
@@ -53,7 +53,7 @@ def inputs() -> list[tuple[str, str, Path]]:
 
 
 INPUTS = inputs() if CONFORMANCE.is_dir() else []
-needs_inputs = pytest.mark.skipif(not INPUTS, reason=f"conformance cases not found under {CONFORMANCE}")
+needs_inputs = needs_shared(*(CONFORMANCE / case for case in CASES))
 
 
 def read(case: str, node: str, local: Path, limit: int) -> list[Row]:

@@ -16,8 +16,9 @@ from capillaries_provider.engine.csv_writer import CsvFileWriter
 from capillaries_provider.engine.file_errors import FileReadError
 from capillaries_provider.engine.file_reader import CsvColumn, CsvLayoutError, iter_csv_rows
 from capillaries_provider.expr.types import FieldType, Value
+from tests.conftest import CONFORMANCE, needs_shared
 
-PROTO = Path("/work/shared/conformance/proto_file_reader_creator_quicktest")
+PROTO = CONFORMANCE / "proto_file_reader_creator_quicktest"
 PRODUCTS_CSV = PROTO / "test/data/in/proto_file_reader_creator/products.csv"
 
 
@@ -81,7 +82,7 @@ def test_quoted_cells_convert(tmp_path: Path) -> None:
     assert rows(path, cols, 0, 1) == [(2, {"n": "Smith, J", "a": Decimal("1.50")})]
 
 
-@pytest.mark.skipif(not PRODUCTS_CSV.is_file(), reason=f"conformance input not found at {PRODUCTS_CSV}")
+@needs_shared(PRODUCTS_CSV)
 def test_proto_products_csv_round_trip(tmp_path: Path) -> None:
     """read_file (script_csv.json `r`) -> table fields -> write_file (`w`): output equals input (exact_lines_ws)."""
     script = json.loads((PROTO / "generated/script_csv.json").read_text())

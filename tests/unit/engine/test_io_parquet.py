@@ -21,14 +21,14 @@ from capillaries_provider.engine.parquet_reader import (
 )
 from capillaries_provider.engine.parquet_writer import ParquetFileWriter, ParquetWriteError, arrow_codec
 from capillaries_provider.expr.types import ZERO_TIME, FieldType, Value
+from tests.conftest import CONFORMANCE, needs_shared
 
 UTC = dt.UTC
-CONFORMANCE = Path("/work/shared/conformance")
 SAMPLES = CONFORMANCE / "parquet_reader_samples/test/data/parquet"
 PRODUCTS = CONFORMANCE / "proto_file_reader_creator_quicktest/test/data/in/proto_file_reader_creator/products.parquet"
 
-needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"conformance samples not found at {SAMPLES}")
-needs_products = pytest.mark.skipif(not PRODUCTS.is_file(), reason=f"conformance input not found at {PRODUCTS}")
+needs_samples = needs_shared(SAMPLES)
+needs_products = needs_shared(PRODUCTS)
 
 
 def read_all(path: Path, names: list[str]) -> list[dict[str, Value]]:

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from capillaries_provider.engine.parquet_footer import FooterError, _Reader, _Writer, patch_footer
+from tests.conftest import CONFORMANCE, needs_shared
 
-CONFORMANCE = Path("/work/shared/conformance")
 FILES = sorted(CONFORMANCE.rglob("*.parquet")) if CONFORMANCE.is_dir() else []
 
 
@@ -22,7 +22,7 @@ def footer(path: Path) -> bytes:
     return data[-8 - length : -8]
 
 
-@pytest.mark.skipif(not FILES, reason=f"no parquet files under {CONFORMANCE}")
+@needs_shared(CONFORMANCE)
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_codec_reencodes_real_footers_identically(path: Path) -> None:
     raw = footer(path)

@@ -16,11 +16,12 @@ from capillaries_provider.engine.top import TopByOrder
 from capillaries_provider.expr.types import Value
 from capillaries_provider.script.loader import load_script
 from capillaries_provider.script.model import DataFormat, Expression
+from tests.conftest import CONFORMANCE, needs_shared
 
-CASE = Path("/work/shared/conformance/proto_file_reader_creator_quicktest")
+CASE = CONFORMANCE / "proto_file_reader_creator_quicktest"
 INPUTS = CASE / "test/data/in/proto_file_reader_creator"
 
-pytestmark = pytest.mark.skipif(not CASE.is_dir(), reason=f"conformance case not found at {CASE}")
+pytestmark = needs_shared(CASE)
 
 
 def field_of(expression: Expression) -> str:

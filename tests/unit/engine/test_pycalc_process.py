@@ -24,12 +24,10 @@ from capillaries_provider.engine.pycalc import (
     python_expression,
 )
 from capillaries_provider.expr.types import FieldType, Value
+from tests.conftest import CONFORMANCE, needs_shared
 
 UTC = dt.UTC
-CONFORMANCE_PY = (
-    Path(__file__).resolve().parents[4]
-    / "shared/conformance/py_calc_quicktest/test/data/cfg/py_calc/py/calc_order_items_code.py"
-)
+CONFORMANCE_PY = CONFORMANCE / "py_calc_quicktest/test/data/cfg/py_calc/py/calc_order_items_code.py"
 
 HELPERS = """import os, sys
 
@@ -97,6 +95,7 @@ def pool() -> Iterator[PyCalcPool]:
     p.close()
 
 
+@needs_shared(CONFORMANCE_PY)
 def test_conformance_py_calc_formulas_match_the_go_baseline(pool: PyCalcPool) -> None:
     # Rows 1 and 4 of taxed_order_items_py_baseline.csv (inputs from olist_order_items_dataset*.csv).
     fields = {

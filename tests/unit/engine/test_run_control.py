@@ -8,9 +8,10 @@ import pytest
 from batch_fakes import KS, FakeBackend, csv_int_reader, int_fields, make_script
 
 from capillaries_provider.engine.dependency import decide
-from capillaries_provider.engine.ports import BatchStatus, BatchTask, Driver, NodeRunEntry, RunStatus
+from capillaries_provider.engine.ports import BatchTask, Driver, NodeRunEntry
 from capillaries_provider.engine.run import ready_nodes, start_run, stop_run
 from capillaries_provider.script.model import DependencyCmd, Script
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 
 
 def script() -> Script:
@@ -47,11 +48,11 @@ def test_ready_nodes_wait_for_affected_parents_only() -> None:
     s = script()
     affected = ("a", "b", "d")
     assert ready_nodes(s, affected, {}) == ["a"]
-    assert ready_nodes(s, affected, {"a": BatchStatus.START}) == ["a"]
-    assert ready_nodes(s, affected, {"a": BatchStatus.SUCCESS}) == ["b"]
+    assert ready_nodes(s, affected, {"a": NodeBatchStatus.START}) == ["a"]
+    assert ready_nodes(s, affected, {"a": NodeBatchStatus.SUCCESS}) == ["b"]
     # A failed parent still releases the child, whose batches then record nogo.
-    assert ready_nodes(s, affected, {"a": BatchStatus.FAIL, "b": BatchStatus.START}) == ["b"]
-    assert ready_nodes(s, affected, {"a": BatchStatus.SUCCESS, "b": BatchStatus.SUCCESS}) == ["d"]
+    assert ready_nodes(s, affected, {"a": NodeBatchStatus.FAIL, "b": NodeBatchStatus.START}) == ["b"]
+    assert ready_nodes(s, affected, {"a": NodeBatchStatus.SUCCESS, "b": NodeBatchStatus.SUCCESS}) == ["d"]
     # c's parent a is not affected in a run started at c: c is ready at once.
     assert ready_nodes(s, ("c",), {}) == ["c"]
 
@@ -82,7 +83,7 @@ def test_run_whose_first_batches_cannot_be_sent_is_recorded_stopped() -> None:
     with pytest.raises(ConnectionError):
         start_run(be, script(), ks=KS, script_url="s.json", script_params_url="", start_nodes=["a"], description="")
     assert be.run_status(KS, 1) is RunStatus.STOP
-    assert "could not enqueue the first batches: broker down" in be.runs[1][-1][2]
+    assert "could not enqueue the first batches: broker down" in be.run_history(1)[-1].comment
 
 
 def test_airflow_driven_run_enqueues_nothing_at_start() -> None:
@@ -107,7 +108,7 @@ def test_stop_run_records_stop() -> None:
     assert be.run_status(KS, 1) is RunStatus.STOP
 
 
-def _entry(run_id: int, current: bool, run: RunStatus, node: BatchStatus) -> NodeRunEntry:
+def _entry(run_id: int, current: bool, run: RunStatus, node: NodeBatchStatus) -> NodeRunEntry:
     return NodeRunEntry(run_id, current, run, node)
 
 
@@ -117,8 +118,8 @@ def test_standard_policy_prefers_current_run_then_newest_other_run() -> None:
     # Current run 3 has a succeeded: read run 3's table even though run 2 also succeeded.
     entries = {
         "a": [
-            _entry(2, False, RunStatus.COMPLETE, BatchStatus.SUCCESS),
-            _entry(3, True, RunStatus.START, BatchStatus.SUCCESS),
+            _entry(2, False, RunStatus.COMPLETE, NodeBatchStatus.SUCCESS),
+            _entry(3, True, RunStatus.START, NodeBatchStatus.SUCCESS),
         ]
     }
     d = decide(s, b, entries)
@@ -126,19 +127,19 @@ def test_standard_policy_prefers_current_run_then_newest_other_run() -> None:
     # Not affected in the current run: the newest other run decides (2 over 1).
     entries = {
         "a": [
-            _entry(1, False, RunStatus.COMPLETE, BatchStatus.SUCCESS),
-            _entry(2, False, RunStatus.COMPLETE, BatchStatus.SUCCESS),
+            _entry(1, False, RunStatus.COMPLETE, NodeBatchStatus.SUCCESS),
+            _entry(2, False, RunStatus.COMPLETE, NodeBatchStatus.SUCCESS),
         ]
     }
     assert (decide(s, b, entries).cmd, decide(s, b, entries).reader_run_id) == (DependencyCmd.GO, 2)
     # The newest other run was stopped: nogo, no fallback to run 1 (spec 5.5).
-    entries["a"].append(_entry(4, False, RunStatus.STOP, BatchStatus.SUCCESS))
+    entries["a"].append(_entry(4, False, RunStatus.STOP, NodeBatchStatus.SUCCESS))
     assert decide(s, b, entries).cmd is DependencyCmd.NOGO
     # A completed run where the node never ran matches no rule and is skipped.
     entries = {
         "a": [
-            _entry(1, False, RunStatus.COMPLETE, BatchStatus.SUCCESS),
-            _entry(2, False, RunStatus.COMPLETE, BatchStatus.NONE),
+            _entry(1, False, RunStatus.COMPLETE, NodeBatchStatus.SUCCESS),
+            _entry(2, False, RunStatus.COMPLETE, NodeBatchStatus.NONE),
         ]
     }
     assert (decide(s, b, entries).cmd, decide(s, b, entries).reader_run_id) == (DependencyCmd.GO, 1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -12,10 +11,9 @@ from capillaries_provider.engine.tagging import Tagger, TaggingError
 from capillaries_provider.expr import parse
 from capillaries_provider.expr.types import FieldType, Value
 from capillaries_provider.script.model import Expression
+from tests.conftest import CONFORMANCE, needs_shared
 
-CASE = (
-    Path(__file__).resolve().parents[4] / "shared" / "conformance" / "tag_and_denormalize_quicktest" / "test" / "data"
-)
+CASE = CONFORMANCE / "tag_and_denormalize_quicktest" / "test" / "data"
 CRITERIA = CASE / "cfg" / "tag_and_denormalize" / "tag_criteria.json"
 PRODUCTS = CASE / "in" / "tag_and_denormalize" / "flipcart_products.tsv"
 READER = {
@@ -43,6 +41,7 @@ def _products(n: int) -> list[dict[str, Value]]:
     return out
 
 
+@needs_shared(CRITERIA, PRODUCTS)
 def test_conformance_criteria_tag_the_first_products_like_the_go_baseline() -> None:
     tagger = Tagger("tag_products", "tag", _criteria(), READER)
     got = {row["product_id"]: tagger.tags(row) for row in _products(8)}
@@ -60,6 +59,7 @@ def test_conformance_criteria_tag_the_first_products_like_the_go_baseline() -> N
     assert set(tagger.reader_fields) == {"product_spec", "category_tree", "price"}
 
 
+@needs_shared(CRITERIA, PRODUCTS)
 def test_denormalize_emits_one_var_map_per_tag() -> None:
     tagger = Tagger("tag_products", "tag", _criteria(), READER)
     row = _products(3)[2]
@@ -86,6 +86,7 @@ def test_a_criterion_must_be_a_bool_expression() -> None:
         Tagger("n", "tag", not_bool, READER)
 
 
+@needs_shared(PRODUCTS)
 def test_runtime_failure_names_the_tag_and_the_row() -> None:
     bad = {"t": Expression("int(r.name) > 0", parse("int(r.name) > 0"))}
     tagger = Tagger("n", "tag", bad, READER)

@@ -16,8 +16,7 @@ from capillaries_provider.script.batches import node_batches
 from capillaries_provider.script.graph import affected_nodes, parents, topological_order
 from capillaries_provider.script.loader import load_script
 from capillaries_provider.script.model import Script
-
-CONFORMANCE = Path(__file__).resolve().parents[4] / "shared" / "conformance"
+from tests.conftest import CONFORMANCE, needs_shared
 
 
 def _variants() -> list[tuple[str, str, Path, Path | None, list[dict[str, Any]]]]:
@@ -32,7 +31,7 @@ def _variants() -> list[tuple[str, str, Path, Path | None, list[dict[str, Any]]]
 
 
 VARIANTS = _variants() if CONFORMANCE.is_dir() else []
-pytestmark = pytest.mark.skipif(not VARIANTS, reason=f"conformance suite not found at {CONFORMANCE}")
+pytestmark = needs_shared(CONFORMANCE)
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,10 @@ from capillaries_provider.script.errors import ScriptFetchError, ScriptValidatio
 from capillaries_provider.script.external import tag_criteria
 from capillaries_provider.script.loader import load_script_text
 from capillaries_provider.script.model import Script
+from tests.conftest import CONFORMANCE, needs_shared
 
 BASE: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "valid_small.json").read_text())
-REAL_CRITERIA = (
-    Path(__file__).resolve().parents[4]
-    / "shared/conformance/tag_and_denormalize_quicktest/test/data/cfg/tag_and_denormalize/tag_criteria.json"
-)
+REAL_CRITERIA = CONFORMANCE / "tag_and_denormalize_quicktest/test/data/cfg/tag_and_denormalize/tag_criteria.json"
 
 
 def _script(p: dict[str, Any], reader_table: str = "orders") -> Script:
@@ -77,7 +75,7 @@ def test_missing_criteria_file(tmp_path: Path) -> None:
         tag_criteria(s, s.nodes["tag"])
 
 
-@pytest.mark.skipif(not REAL_CRITERIA.exists(), reason="conformance suite not available")
+@needs_shared(REAL_CRITERIA)
 def test_conformance_tag_criteria_file() -> None:
     doc = copy.deepcopy(BASE)
     doc["nodes"]["read_products"] = {

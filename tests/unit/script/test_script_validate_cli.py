@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from capillaries_provider.cli.main import main
 from capillaries_provider.script.loader import load_script, load_script_text
 from capillaries_provider.script.render import node_edges, to_dot, to_mermaid
+from capillaries_provider.script.svg import layers, layout, to_svg
 
 DATA = Path(__file__).parent / "data"
 SCRIPT = str(DATA / "valid_small.json")
@@ -77,3 +79,30 @@ def test_manual_nodes_are_dashed() -> None:
     s = load_script_text(json.dumps(doc), fmt="json", params=json.loads(Path(PARAMS).read_text()))
     assert '"order_totals" [label="order_totals\\ntable_lookup_table\\ntable order_totals", style=dashed];' in to_dot(s)
     assert "  style n2 stroke-dasharray: 5 5" in to_mermaid(s).splitlines()
+
+
+def test_svg_output_is_a_layered_picture(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", SCRIPT, "--params", PARAMS, "--format", "svg"]) == 0
+    out = capsys.readouterr().out
+    s = load_script(SCRIPT, PARAMS)
+    assert out == to_svg(s)
+    root = ET.fromstring(out)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert [t.text for t in root.iter(f"{ns}title")] == list(s.nodes)
+    assert len(list(root.iter(f"{ns}line"))) == len(node_edges(s))
+    assert "lookup idx_items_order_id" in [t.text for t in root.iter(f"{ns}text")]
+    assert layers(s) == [["read_orders", "read_items"], ["order_totals", "distinct_names"], ["file_totals"]]
+    boxes = layout(s)
+    assert boxes["read_orders"].y == boxes["read_items"].y < boxes["order_totals"].y < boxes["file_totals"].y
+    assert boxes["read_orders"].x + boxes["read_orders"].w < boxes["read_items"].x
+
+
+def test_svg_escapes_text_and_dashes_manual_nodes() -> None:
+    doc = json.loads(Path(SCRIPT).read_text())
+    doc["nodes"]["read_orders"]["start_policy"] = "manual"
+    doc["nodes"]["file_totals"]["w"]["url_template"] = "/out/a<b>&c.csv"
+    s = load_script_text(json.dumps(doc), fmt="json", params=json.loads(Path(PARAMS).read_text()))
+    out = to_svg(s)
+    ET.fromstring(out)
+    assert "file /out/a&lt;b&gt;&amp;c.csv" in out
+    assert out.count('stroke-dasharray="5 5"') == 1

@@ -7,14 +7,13 @@ import socket
 
 import pytest
 
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 from capillaries_provider.store.errors import StoreError
 from capillaries_provider.store.workflow import (
     BatchHistoryEvent,
     BatchRef,
-    NodeBatchStatus,
     NodeHistoryEvent,
     RunHistoryEvent,
-    RunStatus,
     decide_node_status,
     decide_run_completion,
     dominant_run_status,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from capillaries_provider.cli.main import build_parser
 from capillaries_provider.cli.run_report import NodeProgress, RunReport, describe
-from capillaries_provider.store.workflow import NodeBatchStatus, RunStatus
+from capillaries_provider.status import NodeBatchStatus, RunStatus
 
 
 def test_run_start_arguments() -> None:
