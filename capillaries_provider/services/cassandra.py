@@ -179,6 +179,12 @@ def peers(settings: CassandraSettings, timeout: float = 5.0) -> set[str] | None:
     return None if rows is None else {str(row.peer) for row in rows}
 
 
+def schema_version(address: str, settings: CassandraSettings, timeout: float = 5.0) -> str | None:
+    """The schema version the node at `address` holds, None if it does not answer."""
+    rows = _query([address], settings, "SELECT schema_version FROM system.local", timeout)
+    return str(rows[0].schema_version) if rows else None
+
+
 def _query(hosts: Sequence[str], settings: CassandraSettings, cql: str, timeout: float) -> list[Any] | None:
     """Rows of `cql` asked of `hosts` only (not of the peers the driver discovers), None on any failure."""
     if not any(port_open(h, settings.port) for h in hosts):
@@ -293,7 +299,11 @@ def _start_node(settings: CassandraSettings, node: int, nodes: int) -> None:
         if query_version([address], settings) is None:
             return False
         listed = peers(settings) if joined else set()
-        return listed is not None and joined <= listed
+        if listed is None or not joined <= listed:
+            return False
+        # A node that rejoins must also have caught up on the schema: until then a keyspace made through another
+        # node "does not exist" on it, and the statements it coordinates fail.
+        return node == 1 or schema_version(address, settings) == schema_version(node_address(1), settings)
 
     wait_until(
         ready,
