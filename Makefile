@@ -39,7 +39,7 @@ lint: venv
 # The remote-file tests talk S3 to a loopback server only: the AWS SDK must never probe the EC2 metadata address.
 test: venv lint
 	$(BIN)/capillaries services up
-	AWS_EC2_METADATA_DISABLED=true $(BIN)/pytest -q -p no:cacheprovider
+	AWS_EC2_METADATA_DISABLED=true $(BIN)/pytest -q -p no:cacheprovider --durations=30
 
 bench: venv
 	$(BIN)/capillaries services up
