@@ -25,7 +25,7 @@ from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
 
 from bench.pipeline import schema_retry
-from bench.procwatch import cassandra_pid, cpu_seconds
+from bench.procwatch import cassandra_pids, cpu_seconds_all
 from capillaries_provider.config import cassandra_settings
 from capillaries_provider.expr.keys import KeyComponent, build_key
 from capillaries_provider.expr.types import FieldType
@@ -168,8 +168,8 @@ def measure(
             for p in procs:
                 p.kill()
             raise RuntimeError("raw writer processes did not get ready")
-    cas = cassandra_pid()
-    cas0 = cpu_seconds(cas) if cas else 0.0
+    cas = cassandra_pids()
+    cas0 = cpu_seconds_all(cas)
     started = time.time()
     go.set()
     reports: list[tuple[float, float, float]] = []
@@ -183,7 +183,7 @@ def measure(
                     p.kill()
                 raise RuntimeError("a raw writer process failed or timed out (see its traceback above)") from None
     ended = max(r[1] for r in reports)
-    cas_cpu = (cpu_seconds(cas) - cas0) if cas else 0.0
+    cas_cpu = cpu_seconds_all(cas) - cas0
     for p in procs:
         p.join()
         if p.exitcode != 0:

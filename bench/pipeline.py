@@ -26,7 +26,7 @@ import pika
 import pika.exceptions
 from cassandra import OperationTimedOut
 
-from bench.procwatch import TreeWatch, cpu_seconds
+from bench.procwatch import TreeWatch, cpu_seconds_all
 from capillaries_provider.config import amqp_settings, cassandra_settings
 from capillaries_provider.status import NodeBatchStatus
 from capillaries_provider.store.session import close, connect, drop_keyspace
@@ -240,14 +240,15 @@ def run_stage(
     workers: Workers,
     *,
     timeout_s: float,
-    cassandra: int | None,
+    cassandra: Sequence[int],
 ) -> StageResult:
-    """One measured run: wall time of the CLI, CPU of the worker tree and of Cassandra, per-node history."""
+    """One measured run: wall time of the CLI, CPU of the worker tree and of every Cassandra node, per-node
+    history."""
     cpu0 = workers.cpu_s()
-    cas0 = cpu_seconds(cassandra) if cassandra else 0.0
+    cas0 = cpu_seconds_all(cassandra)
     run_id, wall, _ = start_run(ks, params, start_nodes, workers.queue, timeout_s)
     cpu = workers.cpu_s() - cpu0
-    cas = (cpu_seconds(cassandra) - cas0) if cassandra else 0.0
+    cas = cpu_seconds_all(cassandra) - cas0
     return StageResult(name, run_id, wall, cpu, cas, node_results(ks, run_id, start_nodes))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,8 +134,9 @@ class TreeWatch:
         return out
 
 
-def cassandra_pid() -> int | None:
-    """The local Cassandra JVM (read only: its CPU time is part of every stage's cost)."""
+def cassandra_pids() -> tuple[int, ...]:
+    """Every local Cassandra JVM, one per node of a local cluster (read only: their CPU is part of each stage cost)."""
+    pids = []
     for entry in PROC.iterdir():
         if entry.name.isdigit():
             try:
@@ -142,5 +144,10 @@ def cassandra_pid() -> int | None:
             except OSError:
                 continue
             if b"java" in cmd and b"CassandraDaemon" in cmd:
-                return int(entry.name)
-    return None
+                pids.append(int(entry.name))
+    return tuple(sorted(pids))
+
+
+def cpu_seconds_all(pids: Sequence[int]) -> float:
+    """CPU seconds used so far by all of `pids` together (those that are gone count 0)."""
+    return sum(cpu_seconds(pid) for pid in pids)

@@ -31,7 +31,7 @@ from typing import Any
 
 from bench.datagen import DataSet, Scale, generate
 from bench.pipeline import Workers, run_stage, wait_for_cassandra, write_params
-from bench.procwatch import cassandra_pid, cpu_seconds
+from bench.procwatch import cassandra_pids, cpu_seconds
 from bench.report import Spread, fmt, table
 from bench.run import _cpu_pressure_total_us, drop_quietly, machine_info
 from tests.remote.servers import S3Server
@@ -106,7 +106,7 @@ def s3_params(local_params: Path, urls: list[str]) -> Path:
 
 
 def _run_once(
-    mode: str, rnd: int, params: Path, args: argparse.Namespace, out: Path, server: S3Server, cas: int | None
+    mode: str, rnd: int, params: Path, args: argparse.Namespace, out: Path, server: S3Server, cas: tuple[int, ...]
 ) -> dict[str, Any]:
     """load_txns once with fresh workers in a fresh keyspace; S3 workers get the server's environment."""
     ks = f"bench_remote_{mode}_{uuid.uuid4().hex[:8]}"
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             out / "params_remote_local.json", data.root, data.txn_files, out / "files_remote", staged=True, batches=12
         )
         params = {"local": local, "s3": s3_params(local, urls)}
-        cas = cassandra_pid()
+        cas = cassandra_pids()
         for rnd in range(args.repeats):
             entry: dict[str, dict[str, Any]] = {}
             for mode in MODES:

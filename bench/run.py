@@ -42,7 +42,7 @@ from bench.pipeline import (
     wait_for_cassandra,
     write_params,
 )
-from bench.procwatch import cassandra_pid
+from bench.procwatch import cassandra_pids
 from bench.report import Spread, fmt, plot_scaling, table
 
 LOAD_NODES = ("load_accounts", "load_holdings", "load_txns")
@@ -184,7 +184,7 @@ def _last_stage(stages: set[str]) -> int:
 def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
     """Every node as its own run, stage by stage, in a fresh keyspace per repeat; per-stage failures are recorded."""
     params = _staged_params(args, data, out)
-    cas = cassandra_pid()
+    cas = cassandra_pids()
     # Each stage reads the tables of the stages before it: run the chain up to the last stage asked for.
     wanted = [(stage, node) for stage in list(STAGES)[: _last_stage(args.stages) + 1] for node in STAGES[stage]]
     if args.nodes:
@@ -212,7 +212,7 @@ def run_stages(results: Results, args: argparse.Namespace, data: DataSet, out: P
 
 def run_curve(results: Results, args: argparse.Namespace, data: DataSet, out: Path) -> None:
     params = _staged_params(args, data, out)
-    cas = cassandra_pid()
+    cas = cassandra_pids()
     for procs in args.curve:
         with Workers(procs, args.queue, out / "logs" / f"workers_curve_{procs}.log") as workers:
 
@@ -240,7 +240,7 @@ def run_paired(results: Results, args: argparse.Namespace, data: DataSet, out: P
     invocation), so a ratio of medians measured half an hour apart measures the drift too; a pair does not.
     """
     params = _staged_params(args, data, out)
-    cas = cassandra_pid()
+    cas = cassandra_pids()
     procs = args.workers
     with Workers(procs, args.queue, out / "logs" / "workers_paired.log") as workers:
 

@@ -49,7 +49,7 @@ def test_small_load_end_to_end(tmp_path: Path, queue: str) -> None:
     ks = f"bench_smoke_{uuid.uuid4().hex[:8]}"
     try:
         with Workers(1, queue, tmp_path / "workers.log") as workers:
-            stage = run_stage("load/load_txns", ks, params, ["load_txns"], workers, timeout_s=50, cassandra=None)
+            stage = run_stage("load/load_txns", ks, params, ["load_txns"], workers, timeout_s=50, cassandra=())
             rss = workers.peak_rss()
         assert [(n.node, n.batches, n.rows_read, n.rows_written) for n in stage.nodes] == [("load_txns", 2, 2000, 2000)]
         assert stage.worker_cpu_s > 0 and stage.span_s > 0
