@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from capillaries_provider.engine.dependency import decide
+from capillaries_provider.engine.dependency import DecisionCache, DependencyDecision, decide
 from capillaries_provider.engine.ports import BatchTask, DataStore, DependencyLookupError, WorkflowPort
 from capillaries_provider.engine.processors.context import BatchJob
 from capillaries_provider.engine.processors.registry import Processor, processor_for
@@ -71,12 +71,15 @@ class BatchProcessor:
         *,
         heartbeat: Callable[[], None] = lambda: None,
         processors: Callable[[NodeType], Processor] = processor_for,
+        decisions: DecisionCache | None = None,
     ) -> None:
+        """`decisions`: the worker's dependency decision cache (spec 5.5); without one every batch decides anew."""
         self.port = port
         self.data = data
         self.scripts = scripts
         self.heartbeat = heartbeat
         self.processors = processors
+        self.decisions = decisions
 
     def process(self, task: BatchTask) -> BatchOutcome:
         """Process one batch message: the one place that records a batch's failure, so the layers above only map
@@ -142,9 +145,15 @@ class BatchProcessor:
                 log.warning("%s: redoing a batch left in start since %s", task.full_id, last.ts.isoformat())
 
         deps = [d for d in dict.fromkeys(dependency_nodes(script, node)) if d is not None]
+
+        def decide_now() -> DependencyDecision:
+            return decide(script, node, port.dependency_entries(task.ks, task.run_id, deps) if deps else {})
+
         try:
-            entries = port.dependency_entries(task.ks, task.run_id, deps) if deps else {}
-            decision = decide(script, node, entries)
+            if self.decisions is None:
+                decision = decide_now()
+            else:
+                decision = self.decisions.decide(task.ks, task.run_id, task.target_node, decide_now)
         except DependencyLookupError as exc:
             return self._finish(task, script, NodeBatchStatus.FAIL, f"dependency check failed: {exc}")
         if decision.cmd is DependencyCmd.WAIT:

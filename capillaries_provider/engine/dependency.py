@@ -7,7 +7,8 @@ recorded on the batch (e.g. why it is nogo).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from capillaries_provider.engine.ports import DependencyLookupError, NodeRunEntry
@@ -16,6 +17,9 @@ from capillaries_provider.script.model import DependencyCmd, DependencyPolicy, N
 from capillaries_provider.script.policy import NodeRunStatus, PolicyChecker, PolicyDecision, combine
 
 _CHECKERS: dict[tuple[str, ...], PolicyChecker] = {}
+
+DECISION_TTL_S = 1.0
+DECISION_CACHE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -68,3 +72,34 @@ def decide(script: Script, node: Node, entries: Mapping[str, Sequence[NodeRunEnt
     lookup = decided[lookup_dep][0].run_id if lookup_dep else 0
     cmd = combine([d for d, _ in decided.values()])
     return DependencyDecision(cmd, reader, lookup, "; ".join(r for _, r in decided.values()))
+
+
+class DecisionCache:
+    """Capillaries' dependency readiness cache (spec 5.5, 9.2): a decision for `ks/run/node` is reused for
+    DECISION_TTL_S, LRU of DECISION_CACHE_SIZE entries, so the batches of a node arriving together read the
+    workflow tables once. Like Go, every decision (go, wait, nogo) is cached, failed lookups are not; a `wait` is
+    therefore reused for up to the TTL. `clock` is monotonic seconds, injected so the engine stays pure.
+    Not thread-safe: one per batch processor, which handles one message at a time.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float], *, ttl_s: float = DECISION_TTL_S, max_entries: int = DECISION_CACHE_SIZE
+    ) -> None:
+        self._clock = clock
+        self._ttl_s = ttl_s
+        self._max = max_entries
+        self._entries: OrderedDict[tuple[str, int, str], tuple[float, DependencyDecision]] = OrderedDict()
+
+    def decide(self, ks: str, run_id: int, node: str, compute: Callable[[], DependencyDecision]) -> DependencyDecision:
+        """The cached decision if still fresh, else `compute()` (whose errors propagate, uncached)."""
+        key = (ks, run_id, node)
+        hit = self._entries.get(key)
+        if hit is not None and self._clock() < hit[0]:
+            self._entries.move_to_end(key)
+            return hit[1]
+        decision = compute()
+        self._entries[key] = (self._clock() + self._ttl_s, decision)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+        return decision

@@ -31,7 +31,8 @@ class Driver(enum.Enum):
 
 @dataclass(frozen=True)
 class BatchTask:
-    """One batch of one node of one run: the content of a batch message (spec 4.1), queue-independent."""
+    """One batch of one node of one run: the batch message of spec 4.1 itself, from consumer to processor to
+    publisher; `queue/message.py` is only its JSON encoding. `id`/`ts_ms` are set when the task is published."""
 
     ks: str
     run_id: int

@@ -29,8 +29,9 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
 from capillaries_provider.config import AmqpSettings
+from capillaries_provider.engine.ports import BatchTask
 from capillaries_provider.queue.connection import RECONNECT_DELAYS_S, is_reconnectable, open_channel
-from capillaries_provider.queue.message import BatchMessage, MessageDecodeError
+from capillaries_provider.queue.message import MessageDecodeError, decode
 from capillaries_provider.queue.topology import EXCHANGE, PARK_REASON_HEADER, RETRY_COUNT_HEADER, QueueNames
 from capillaries_provider.stop_flag import StopFlag
 
@@ -63,7 +64,7 @@ class HandlerResult:
         return cls(Outcome.PARK, reason)
 
 
-Handler = Callable[[BatchMessage], HandlerResult]
+Handler = Callable[[BatchTask], HandlerResult]
 
 
 class Consumer:
@@ -147,15 +148,15 @@ class Consumer:
 
     def _decide(self, connection: pika.BlockingConnection, body: bytes) -> HandlerResult:
         try:
-            msg = BatchMessage.from_json(body)
+            task = decode(body)
         except MessageDecodeError as exc:
             return HandlerResult.park(f"undecodable message: {exc}")
-        future = self._executor.submit(self._handler, msg)
+        future = self._executor.submit(self._handler, task)
         self._service_connection_until_done(connection, future)
         try:
             result = future.result()
         except Exception as exc:
-            log.exception("handler failed on %s", msg.full_id)
+            log.exception("handler failed on %s", task.full_id)
             return HandlerResult.park(f"handler raised {type(exc).__name__}: {exc}")
         if not isinstance(result, HandlerResult):
             return HandlerResult.park(f"handler returned {result!r} instead of a HandlerResult")

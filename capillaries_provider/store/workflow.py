@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,9 @@ WORKFLOW_DDL: tuple[str, ...] = (
 RUN_COUNTER_INIT = "INSERT INTO {ks}.wf_run_counter (ks, last_run) VALUES ('{ks}', 0) IF NOT EXISTS"
 
 RUN_COUNTER_ATTEMPTS = 100
+
+# Partition keys per `IN` query: Amazon Keyspaces accepts at most 100 (spec 9.3).
+RUN_IDS_PER_IN_QUERY = 100
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,31 @@ def node_complete_comment(events: Sequence[BatchHistoryEvent]) -> str:
     return f"all {len(last)} batches finished: {parts}"
 
 
+class RunPropertiesCache:
+    """All run properties of one keyspace, each row read once per process: a properties row is written once
+    (`IF NOT EXISTS`) and never changes, so only runs not seen yet cost a read.
+
+    Run ids are 1..`last_run` of the run counter. An id without a row yet (its starter took the id and has not
+    written the properties, or died in between) is never remembered as absent: it is asked for again next time.
+    """
+
+    def __init__(
+        self, read_last_run: Callable[[], int], read_rows: Callable[[Sequence[int]], Iterable[RunProperties]]
+    ) -> None:
+        self._read_last_run = read_last_run
+        self._read_rows = read_rows
+        self._rows: dict[int, RunProperties] = {}
+
+    def all(self) -> list[RunProperties]:
+        """The properties of every run that has them, by run id (what reading the whole table returns)."""
+        last = self._read_last_run()
+        unseen = [r for r in range(1, last + 1) if r not in self._rows]
+        if unseen:
+            for props in self._read_rows(unseen):
+                self._rows[props.run_id] = props
+        return [self._rows[r] for r in range(1, last + 1) if r in self._rows]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # I/O
 
@@ -228,6 +256,17 @@ class WorkflowStore:
 
     def _execute(self, cql: str, params: Sequence[object]) -> list[dict[str, Any]]:
         return list(self.session.execute(prepare_cached(self.session, cql.format(ks=self.ks)), params))
+
+    def _execute_in(self, cql: str, run_ids: Sequence[int], *params: object) -> list[dict[str, Any]]:
+        """`cql` with `run_id IN ?` as its first marker, for any number of run ids: chunks of
+        RUN_IDS_PER_IN_QUERY sent concurrently."""
+        stmt = prepare_cached(self.session, cql.format(ks=self.ks))
+        ids = list(run_ids)
+        futures = [
+            self.session.execute_async(stmt, (ids[i : i + RUN_IDS_PER_IN_QUERY], *params))
+            for i in range(0, len(ids), RUN_IDS_PER_IN_QUERY)
+        ]
+        return [row for f in futures for row in f.result()]
 
     # -- schema -----------------------------------------------------------------------------------------------
 
@@ -264,6 +303,11 @@ class WorkflowStore:
             last = int(result[0]["last_run"])
         raise StoreError(f"could not allocate a run id in {self.ks} after {RUN_COUNTER_ATTEMPTS} attempts")
 
+    def last_run_id(self) -> int:
+        """The highest run id allocated so far (0 when none, or when the keyspace has no counter row)."""
+        rows = self._execute("SELECT last_run FROM {ks}.wf_run_counter WHERE ks = ?", (self.ks,))
+        return int(rows[0]["last_run"] or 0) if rows else 0
+
     def write_run_properties(self, props: RunProperties) -> bool:
         """Insert the run's properties; False if the run id already had properties (first writer wins)."""
         result = self._execute(
@@ -285,6 +329,15 @@ class WorkflowStore:
             "SELECT run_id, start_nodes, affected_nodes, script_url, script_params_url, run_description"
             " FROM {ks}.wf_run_properties",
             (),
+        )
+        return sorted((self._props(r) for r in rows), key=lambda p: p.run_id)
+
+    def read_run_properties_of(self, run_ids: Sequence[int]) -> list[RunProperties]:
+        """The properties rows of these runs (runs without one are left out)."""
+        rows = self._execute_in(
+            "SELECT run_id, start_nodes, affected_nodes, script_url, script_params_url, run_description"
+            " FROM {ks}.wf_run_properties WHERE run_id IN ?",
+            run_ids,
         )
         return sorted((self._props(r) for r in rows), key=lambda p: p.run_id)
 
@@ -322,6 +375,16 @@ class WorkflowStore:
         """Run history rows of one run (or of all runs), sorted by ts."""
         cols = "SELECT ts, run_id, status, comment FROM {ks}.wf_run_history"
         rows = self._execute(cols, ()) if run_id is None else self._execute(cols + " WHERE run_id = ?", (run_id,))
+        return self._run_events(rows)
+
+    def read_run_history_of(self, run_ids: Sequence[int]) -> list[RunHistoryEvent]:
+        """Run history rows of these runs only (their partitions), sorted by ts."""
+        return self._run_events(
+            self._execute_in("SELECT ts, run_id, status, comment FROM {ks}.wf_run_history WHERE run_id IN ?", run_ids)
+        )
+
+    @staticmethod
+    def _run_events(rows: Iterable[Mapping[str, Any]]) -> list[RunHistoryEvent]:
         events = [
             RunHistoryEvent(
                 ts=_utc(r["ts"]),
@@ -352,6 +415,21 @@ class WorkflowStore:
         """Node history rows of one run (or of all runs), sorted by (ts, run_id, written_by_batch_idx)."""
         cols = "SELECT ts, run_id, script_node, written_by_batch_idx, status, comment FROM {ks}.wf_node_history"
         rows = self._execute(cols, ()) if run_id is None else self._execute(cols + " WHERE run_id = ?", (run_id,))
+        return self._node_events(rows)
+
+    def read_node_history_of(self, run_ids: Sequence[int], node: str) -> list[NodeHistoryEvent]:
+        """Node history rows of one node in these runs only (partition and first clustering column)."""
+        return self._node_events(
+            self._execute_in(
+                "SELECT ts, run_id, script_node, written_by_batch_idx, status, comment FROM {ks}.wf_node_history"
+                " WHERE run_id IN ? AND script_node = ?",
+                run_ids,
+                node,
+            )
+        )
+
+    @staticmethod
+    def _node_events(rows: Iterable[Mapping[str, Any]]) -> list[NodeHistoryEvent]:
         events = [
             NodeHistoryEvent(
                 ts=_utc(r["ts"]),

@@ -1,7 +1,7 @@
 """The engine's ports implemented over Cassandra (store) and RabbitMQ (queue).
 
 One `CassandraBackend` per process: one Cassandra session (keyspaces are always named in the CQL, so one
-session serves every keyspace); batch messages are published with confirms on a short-lived connection. Besides
+session serves every keyspace) and one publisher connection, opened on first publish. Besides
 Capillaries' own `wf_*` tables (left exactly as Capillaries defines them) two small tables of ours live in each
 keyspace: `wf_run_driver` (who enqueues a run's batches) and `wf_node_enqueued` (the exactly-once enqueue claims).
 """
@@ -9,9 +9,12 @@ keyspace: `wf_run_driver` (who enqueues a run's batches) and `wf_node_enqueued` 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
+import threading
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -29,7 +32,6 @@ from capillaries_provider.engine.ports import (
 )
 from capillaries_provider.expr.types import FieldType
 from capillaries_provider.queue.connection import is_reconnectable
-from capillaries_provider.queue.message import BatchMessage
 from capillaries_provider.queue.publisher import Publisher, PublishError
 from capillaries_provider.script.model import TableCreator
 from capillaries_provider.script.names import validate_keyspace_name
@@ -41,7 +43,9 @@ from capillaries_provider.store.session import close, connect, ensure_keyspace, 
 from capillaries_provider.store.tables import IndexSpec, TableSpec, create_run_tables, run_table_name
 from capillaries_provider.store.workflow import (
     BatchRef,
+    RunHistoryEvent,
     RunProperties,
+    RunPropertiesCache,
     WorkflowStore,
     dominant_run_status,
     node_statuses,
@@ -58,6 +62,11 @@ OWN_DDL: tuple[str, ...] = (
 CLAIM_STALE = dt.timedelta(seconds=30)
 
 _STARTED = dt.datetime.now(dt.UTC).strftime("%m-%dT%H:%M:%S.%f")[:-3]
+
+# Table creators compare by identity, so an entry lives as long as its script (the worker's script cache).
+_TABLE_SPECS: weakref.WeakKeyDictionary[TableCreator, TableSpec] = weakref.WeakKeyDictionary()
+
+log = logging.getLogger(__name__)
 
 
 def forget_enqueue_claim(session: Session, ks: str, run_id: int, node: str) -> None:
@@ -78,13 +87,17 @@ def _utc(ts: dt.datetime | None) -> dt.datetime:
 
 
 def table_spec(creator: TableCreator) -> TableSpec:
-    """The store's table spec of a script table creator."""
-    return TableSpec(
-        name=creator.name,
-        fields=creator.field_types,
-        indexes=tuple(IndexSpec(i.name, i.unique, i.components) for i in creator.indexes.values()),
-        table_options=creator.table_options,
-    )
+    """The store's table spec of a script table creator, built (and its names validated) once per creator rather
+    than for every batch of the node."""
+    spec = _TABLE_SPECS.get(creator)
+    if spec is None:
+        spec = _TABLE_SPECS[creator] = TableSpec(
+            name=creator.name,
+            fields=creator.field_types,
+            indexes=tuple(IndexSpec(i.name, i.unique, i.components) for i in creator.indexes.values()),
+            table_options=creator.table_options,
+        )
+    return spec
 
 
 def _broker_unreachable(exc: BaseException) -> bool:
@@ -93,7 +106,10 @@ def _broker_unreachable(exc: BaseException) -> bool:
 
 
 class CassandraBackend:
-    """WorkflowPort + RunControlPort + DataStore over one Cassandra session and a lazily opened publisher."""
+    """WorkflowPort + RunControlPort + DataStore over one Cassandra session and a lazily opened publisher.
+
+    Per-process caches: the workflow store of each keyspace and its run properties (immutable once written).
+    """
 
     def __init__(
         self,
@@ -106,10 +122,23 @@ class CassandraBackend:
         self.amqp = amqp
         self.session = session if session is not None else connect(cassandra)
         self._stores: dict[str, WorkflowStore] = {}
+        self._run_properties: dict[str, RunPropertiesCache] = {}
+        self._publisher: Publisher | None = None
+        # A blocking AMQP connection is not thread-safe; the worker publishes from its one handler thread, the lock
+        # keeps any other caller sharing the backend from interleaving on the connection.
+        self._publish_lock = threading.Lock()
         self.instance = instance_id()
 
     def close(self) -> None:
-        close(self.session)
+        try:
+            with self._publish_lock:
+                if self._publisher is not None:
+                    self._publisher.close()
+                    self._publisher = None
+        except Exception as exc:  # a broken connection has nothing left to close on the broker
+            log.debug("closing the publisher: %s", exc)
+        finally:
+            close(self.session)
 
     def store(self, ks: str) -> WorkflowStore:
         wf = self._stores.get(ks)
@@ -166,9 +195,11 @@ class CassandraBackend:
         return self.store(ks).refresh_node_and_run_status(run_id, node, batch_idx)
 
     def dependency_entries(self, ks: str, run_id: int, dep_nodes: Sequence[str]) -> dict[str, list[NodeRunEntry]]:
-        """Spec 5.5 steps 1-4 from run properties, run history and node history of the whole keyspace."""
+        """Spec 5.5 steps 1-4, reading only what the decision needs: run properties through the per-process cache,
+        run and node history only in the partitions of the dependency runs (every run that had a dependency node
+        affected, newer runs included)."""
         wf = self.store(ks)
-        props = wf.read_all_run_properties()
+        props = self._run_properties_cache(ks).all()
         runs_of = {d: [p.run_id for p in props if d in p.affected_nodes] for d in dep_nodes}
         never = [d for d, runs in runs_of.items() if not runs]
         if never:
@@ -176,13 +207,12 @@ class CassandraBackend:
                 f"dependency node(s) {', '.join(never)} were not affected by any run in keyspace {ks};"
                 " start a run with them first"
             )
-        history = wf.read_run_history()
-        by_run: dict[int, list[Any]] = {}
-        for e in history:
+        by_run: dict[int, list[RunHistoryEvent]] = {}
+        for e in wf.read_run_history_of(sorted({r for runs in runs_of.values() for r in runs})):
             by_run.setdefault(e.run_id, []).append(e)
-        node_status = node_statuses(wf.read_node_history())
         out: dict[str, list[NodeRunEntry]] = {}
         for d, runs in runs_of.items():
+            node_status = node_statuses(wf.read_node_history_of(runs, d))
             out[d] = [
                 NodeRunEntry(
                     run_id=r,
@@ -193,6 +223,13 @@ class CassandraBackend:
                 for r in runs
             ]
         return out
+
+    def _run_properties_cache(self, ks: str) -> RunPropertiesCache:
+        cache = self._run_properties.get(ks)
+        if cache is None:
+            wf = self.store(ks)
+            cache = self._run_properties[ks] = RunPropertiesCache(wf.last_run_id, wf.read_run_properties_of)
+        return cache
 
     def run_driver(self, ks: str, run_id: int) -> Driver:
         """A run without a driver row was started by someone else (e.g. Go's toolbelt, which enqueues everything)."""
@@ -246,27 +283,12 @@ class CassandraBackend:
         )
 
     def publish(self, tasks: Sequence[BatchTask]) -> None:
-        """Publish with confirms on a connection opened for this call: enqueues are rare (once per node), and a
-        long-idle blocking connection would be dropped by the broker's heartbeat check."""
-        messages = [
-            BatchMessage.new(
-                script_url=t.script_url,
-                script_params_url=t.script_params_url,
-                ks=t.ks,
-                run_id=t.run_id,
-                target_node=t.target_node,
-                first_token=t.first_token,
-                last_token=t.last_token,
-                batch_idx=t.batch_idx,
-                batches_total=t.batches_total,
-            )
-            for t in tasks
-        ]
-        publisher = Publisher(self.amqp)  # connects on first publish, with its reconnect back-off
-        try:
-            publisher.publish(messages)
-        finally:
-            publisher.close()
+        """Publish with confirms over the process's one publisher, opened on first use; it reopens a connection
+        the broker dropped while it sat idle (enqueues come once per node, possibly minutes apart)."""
+        with self._publish_lock:
+            if self._publisher is None:
+                self._publisher = Publisher(self.amqp)  # connects on first publish, with its reconnect back-off
+            self._publisher.publish(tasks)
 
     # -- RunControlPort -----------------------------------------------------------------------------------------
 

@@ -13,9 +13,9 @@ import time
 
 from capillaries_provider.config import AmqpSettings, CassandraSettings, amqp_settings, cassandra_settings
 from capillaries_provider.engine.batch import BatchProcessor, Decision
+from capillaries_provider.engine.dependency import DecisionCache
 from capillaries_provider.engine.ports import BatchTask
 from capillaries_provider.queue.consumer import Consumer, Handler, HandlerResult, stop_on_signals
-from capillaries_provider.queue.message import BatchMessage
 from capillaries_provider.stop_flag import StopFlag
 from capillaries_provider.worker.backend import CassandraBackend
 from capillaries_provider.worker.scripts import ScriptCache
@@ -25,30 +25,13 @@ log = logging.getLogger("capillaries.worker")
 CONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
-def task_of(msg: BatchMessage) -> BatchTask:
-    return BatchTask(
-        ks=msg.ks,
-        run_id=msg.run_id,
-        target_node=msg.target_node,
-        batch_idx=msg.batch_idx,
-        batches_total=msg.batches_total,
-        first_token=msg.first_token,
-        last_token=msg.last_token,
-        script_url=msg.script_url,
-        script_params_url=msg.script_params_url,
-        id=msg.id,
-        ts_ms=msg.ts,
-    )
-
-
 def make_handler(processor: BatchProcessor) -> Handler:
     """The consumer callback: run the state machine, log one line per message, map the outcome to the broker.
 
     Failures are recorded by the processor; what it cannot record (FailureNotRecorded) the consumer parks.
     """
 
-    def handle(msg: BatchMessage) -> HandlerResult:
-        task = task_of(msg)
+    def handle(task: BatchTask) -> HandlerResult:
         ids = {"ks": task.ks, "run": task.run_id, "node": task.target_node, "bi": task.batch_idx, "id": task.id}
         started = time.monotonic()
         outcome = processor.process(task)
@@ -93,7 +76,7 @@ def serve(queue: str | None = None) -> int:
         backend.close()
         return 0
     try:
-        processor = BatchProcessor(backend, backend, ScriptCache())
+        processor = BatchProcessor(backend, backend, ScriptCache(), decisions=DecisionCache(time.monotonic))
         consumer = Consumer(amqp, make_handler(processor))
         stop_on_signals(consumer)
         log.info("worker consuming queue %s", amqp.queue)

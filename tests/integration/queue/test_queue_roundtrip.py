@@ -17,8 +17,9 @@ import pika
 import pytest
 
 from capillaries_provider.config import AmqpSettings
+from capillaries_provider.engine.ports import BatchTask
 from capillaries_provider.queue.consumer import Consumer, HandlerResult
-from capillaries_provider.queue.message import BatchMessage
+from capillaries_provider.queue.message import decode, stamp
 from capillaries_provider.queue.publisher import Publisher
 from capillaries_provider.queue.topology import PARK_REASON_HEADER, RETRY_COUNT_HEADER, queue_names
 
@@ -28,22 +29,24 @@ GetOne = Callable[[AmqpSettings, str], tuple[pika.BasicProperties, bytes] | None
 pytestmark = pytest.mark.integration
 
 
-def message(batch_idx: int, total: int = 3) -> BatchMessage:
-    return BatchMessage.new(
-        script_url="file:///s.json",
-        script_params_url="",
-        ks="ks1",
-        run_id=1,
-        target_node="read_orders",
-        first_token=batch_idx,
-        last_token=batch_idx,
-        batch_idx=batch_idx,
-        batches_total=total,
+def message(batch_idx: int, total: int = 3) -> BatchTask:
+    return stamp(
+        BatchTask(
+            ks="ks1",
+            run_id=1,
+            target_node="read_orders",
+            batch_idx=batch_idx,
+            batches_total=total,
+            first_token=batch_idx,
+            last_token=batch_idx,
+            script_url="file:///s.json",
+            script_params_url="",
+        )
     )
 
 
 def run_consumer(
-    settings: AmqpSettings, handler: Callable[[BatchMessage], HandlerResult]
+    settings: AmqpSettings, handler: Callable[[BatchTask], HandlerResult]
 ) -> tuple[Consumer, threading.Thread]:
     consumer = Consumer(settings, handler, poll_interval_s=0.1)
     thread = threading.Thread(target=consumer.run, daemon=True)
@@ -63,7 +66,7 @@ def test_publish_consume_ack(amqp: AmqpSettings, ready_count: ReadyCount) -> Non
     with Publisher(amqp) as pub:
         assert pub.publish(sent) == 3
     assert ready_count(amqp, amqp.queue) == 3
-    received: list[BatchMessage] = []
+    received: list[BatchTask] = []
     consumer, thread = run_consumer(amqp, lambda m: (received.append(m), HandlerResult.ack())[1])
     wait_for(lambda: len(received) == 3)
     consumer.stop()
@@ -78,7 +81,7 @@ def test_retry_later_comes_back_after_the_delay(amqp: AmqpSettings, ready_count:
         pub.publish([message(0)])
     seen: list[float] = []
 
-    def handler(m: BatchMessage) -> HandlerResult:
+    def handler(m: BatchTask) -> HandlerResult:
         seen.append(time.monotonic())
         return HandlerResult.retry_later("dependencies not ready") if len(seen) == 1 else HandlerResult.ack()
 
@@ -96,7 +99,7 @@ def test_retry_header_counts_attempts(amqp: AmqpSettings, ready_count: ReadyCoun
         pub.publish([message(1)])
     calls: list[int] = []
 
-    def handler(m: BatchMessage) -> HandlerResult:
+    def handler(m: BatchTask) -> HandlerResult:
         calls.append(m.batch_idx)
         consumer.stop()  # finish this message (re-publish to the delay queue, ack), then stop
         return HandlerResult.retry_later("wait")
@@ -110,7 +113,7 @@ def test_retry_header_counts_attempts(amqp: AmqpSettings, ready_count: ReadyCoun
     got = get_one(amqp, amqp.queue)
     assert got is not None
     assert got[0].headers[RETRY_COUNT_HEADER] == 1
-    assert BatchMessage.from_json(got[1]).batch_idx == 1
+    assert decode(got[1]).batch_idx == 1
 
 
 def test_undecodable_message_is_parked_with_reason(
@@ -119,7 +122,7 @@ def test_undecodable_message_is_parked_with_reason(
     with Publisher(amqp) as pub:
         pub.publish_body(pub.names.work, b'{"ts": "yesterday"}', message_id="bad-1")
         pub.publish([message(2)])
-    received: list[BatchMessage] = []
+    received: list[BatchTask] = []
     consumer, thread = run_consumer(amqp, lambda m: (received.append(m), HandlerResult.ack())[1])
     wait_for(lambda: len(received) == 1)
     consumer.stop()
@@ -141,7 +144,7 @@ def test_handler_park_and_handler_exception_are_parked(
     with Publisher(amqp) as pub:
         pub.publish([message(0), message(1)])
 
-    def handler(m: BatchMessage) -> HandlerResult:
+    def handler(m: BatchTask) -> HandlerResult:
         if m.batch_idx == 0:
             return HandlerResult.park("unknown node read_orders")
         raise RuntimeError("bug in processor")
@@ -165,7 +168,7 @@ def test_stop_finishes_the_in_flight_message(amqp: AmqpSettings, ready_count: Re
     started = threading.Event()
     done: list[int] = []
 
-    def handler(m: BatchMessage) -> HandlerResult:
+    def handler(m: BatchTask) -> HandlerResult:
         started.set()
         time.sleep(1.0)
         done.append(m.batch_idx)
@@ -205,7 +208,7 @@ def test_consumer_killed_before_ack_gets_message_redelivered(amqp: AmqpSettings,
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-    received: list[BatchMessage] = []
+    received: list[BatchTask] = []
     consumer, thread = run_consumer(amqp, lambda m: (received.append(m), HandlerResult.ack())[1])
     wait_for(lambda: len(received) == 1)
     consumer.stop()
@@ -221,7 +224,7 @@ def test_consumer_reconnects_and_gets_the_unacked_message_again(
         pub.publish([message(0)])
     calls: list[str] = []
 
-    def handler(m: BatchMessage) -> HandlerResult:
+    def handler(m: BatchTask) -> HandlerResult:
         calls.append(m.id)
         if len(calls) == 1:
             proxy.cut()  # the broker "goes away" while the batch is processed: the ack cannot be sent

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from capillaries_provider.queue.message import BatchMessage, MessageDecodeError
+from capillaries_provider.engine.ports import BatchTask
+from capillaries_provider.queue.message import MessageDecodeError, decode, encode, stamp
 from capillaries_provider.queue.topology import queue_names
 
 GO_BODY = (
@@ -19,29 +20,37 @@ GO_BODY = (
 )
 
 
-def test_go_body_round_trips_byte_for_byte() -> None:
-    msg = BatchMessage.from_json(GO_BODY)
-    assert (msg.run_id, msg.batch_idx, msg.first_token, msg.last_token) == (3, 4, -1844674407370955168, -9)
-    assert msg.full_id == "ks1/3/orders/4"
-    assert msg.to_json() == GO_BODY
-
-
-def test_new_message_id_format() -> None:
-    msg = BatchMessage.new(
-        script_url="s",
-        script_params_url="",
+def test_go_body_decodes_to_a_task_and_round_trips_byte_for_byte() -> None:
+    task = decode(GO_BODY)
+    assert task == BatchTask(
         ks="ks1",
-        run_id=1,
-        target_node="n",
-        first_token=-(2**63),
-        last_token=2**63 - 1,
-        batch_idx=12,
-        batches_total=13,
-        ts_ms=5,
+        run_id=3,
+        target_node="orders",
+        batch_idx=4,
+        batches_total=10,
+        first_token=-1844674407370955168,
+        last_token=-9,
+        script_url="https://x/s.json",
+        script_params_url="https://x/p.json",
+        id="000004-0b6bd1b4-8a4e-4c39-9d8e-2f0a3d5e6f70",
+        ts_ms=1700000000000,
     )
+    assert task.full_id == "ks1/3/orders/4"
+    assert encode(task) == GO_BODY
+
+
+def test_stamped_task_id_format() -> None:
+    task = BatchTask("ks1", 1, "n", 12, 13, -(2**63), 2**63 - 1, "s", "")
+    msg = stamp(task, ts_ms=5)
     assert re.fullmatch(r"000012-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", msg.id)
-    assert msg.ts == 5
-    assert BatchMessage.from_json(msg.to_json()) == msg
+    assert msg.ts_ms == 5
+    assert decode(encode(msg)) == msg
+    assert stamp(task).id != msg.id
+
+
+def test_unstamped_task_does_not_decode() -> None:
+    with pytest.raises(MessageDecodeError, match="id is empty"):
+        decode(encode(BatchTask("ks1", 1, "n", 0, 1, 0, 0, "s", "")))
 
 
 @pytest.mark.parametrize(
@@ -62,22 +71,22 @@ def test_invalid_messages_name_the_problem(mutate: Callable[[dict[str, Any]], ob
     data = json.loads(GO_BODY)
     mutate(data)
     with pytest.raises(MessageDecodeError, match=re.escape(error)):
-        BatchMessage.from_json(json.dumps(data))
+        decode(json.dumps(data))
 
 
 def test_non_json_and_non_object_bodies() -> None:
     with pytest.raises(MessageDecodeError, match="not JSON"):
-        BatchMessage.from_json(b"\xff\xfe")
+        decode(b"\xff\xfe")
     with pytest.raises(MessageDecodeError, match="not JSON"):
-        BatchMessage.from_json(b"{")
+        decode(b"{")
     with pytest.raises(MessageDecodeError, match="JSON object"):
-        BatchMessage.from_json(b"[1]")
+        decode(b"[1]")
 
 
 def test_unknown_fields_are_ignored() -> None:
     data = json.loads(GO_BODY)
     data["extra"] = 1
-    assert BatchMessage.from_json(json.dumps(data)) == BatchMessage.from_json(GO_BODY)
+    assert decode(json.dumps(data)) == decode(GO_BODY)
 
 
 def test_queue_names() -> None:

@@ -1,4 +1,4 @@
-"""Pure parts of the worker layer: transient-error classification, script cache, message -> task mapping."""
+"""Pure parts of the worker layer: transient-error classification, script cache, table specs, dependency reads."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from cassandra import OperationTimedOut
 from cassandra.cluster import Session
 
 from capillaries_provider.config import AmqpSettings, CassandraSettings
-from capillaries_provider.queue.message import BatchMessage
 from capillaries_provider.queue.publisher import PublishError
 from capillaries_provider.script.errors import ScriptError, ScriptFetchError, ScriptValidationError
 from capillaries_provider.script.model import Script
 from capillaries_provider.store.errors import DuplicateKeyError, RowWriteError
 from capillaries_provider.worker.backend import CassandraBackend
-from capillaries_provider.worker.process import task_of
 from capillaries_provider.worker.scripts import ERROR_TTL_S, TTL_S, ScriptCache
 
 
@@ -75,22 +73,3 @@ def test_script_cache_remembers_content_errors_briefly_but_never_fetch_errors() 
     now[0] = ERROR_TTL_S + 1
     assert cache("s.json", "p.json") is not None
     assert loader.calls == 3
-
-
-def test_message_maps_to_task_with_all_batch_fields() -> None:
-    msg = BatchMessage.new(
-        script_url="/s.json",
-        script_params_url="/p.json",
-        ks="ks1",
-        run_id=3,
-        target_node="n",
-        first_token=-9,
-        last_token=9,
-        batch_idx=1,
-        batches_total=2,
-        ts_ms=1234,
-    )
-    task = task_of(msg)
-    assert (task.ks, task.run_id, task.target_node, task.batch_idx, task.batches_total) == ("ks1", 3, "n", 1, 2)
-    assert (task.first_token, task.last_token, task.script_url, task.script_params_url) == (-9, 9, "/s.json", "/p.json")
-    assert (task.id, task.ts_ms, task.full_id) == (msg.id, 1234, "ks1/3/n/1")
