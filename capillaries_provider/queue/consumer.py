@@ -64,10 +64,15 @@ class HandlerResult:
 
 
 Handler = Callable[[BatchMessage], HandlerResult]
+RedeliveryListener = Callable[[BatchMessage], None]
 
 
 class Consumer:
-    """Consumes the work queue with prefetch 1 until `stop()` is called."""
+    """Consumes the work queue with prefetch 1 until `stop()` is called.
+
+    `on_redelivery` hears of each message the broker delivers again (its consumer went away before the ack),
+    after the handler returned, so that the listener can use what the handler loaded.
+    """
 
     def __init__(
         self,
@@ -76,9 +81,11 @@ class Consumer:
         *,
         reconnect_delays_s: Sequence[float] = RECONNECT_DELAYS_S,
         poll_interval_s: float = 0.5,
+        on_redelivery: RedeliveryListener = lambda msg: None,
     ) -> None:
         self._settings = settings
         self._handler = handler
+        self._on_redelivery = on_redelivery
         self._delays = tuple(reconnect_delays_s)
         self._poll = poll_interval_s
         self._stop = StopFlag()
@@ -133,7 +140,7 @@ class Consumer:
         props: BasicProperties,
         body: bytes,
     ) -> None:
-        result = self._decide(connection, body)
+        result = self._decide(connection, body, redelivered=bool(method.redelivered))
         headers = dict(props.headers or {})
         if result.outcome is Outcome.RETRY_LATER:
             headers[RETRY_COUNT_HEADER] = int(headers.get(RETRY_COUNT_HEADER, 0)) + 1
@@ -145,13 +152,15 @@ class Consumer:
             self._republish(channel, names.parked, body, props, headers)
         channel.basic_ack(method.delivery_tag)
 
-    def _decide(self, connection: pika.BlockingConnection, body: bytes) -> HandlerResult:
+    def _decide(self, connection: pika.BlockingConnection, body: bytes, *, redelivered: bool) -> HandlerResult:
         try:
             msg = BatchMessage.from_json(body)
         except MessageDecodeError as exc:
             return HandlerResult.park(f"undecodable message: {exc}")
         future = self._executor.submit(self._handler, msg)
         self._service_connection_until_done(connection, future)
+        if redelivered:
+            self._on_redelivery(msg)
         try:
             result = future.result()
         except Exception as exc:

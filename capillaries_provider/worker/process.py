@@ -10,7 +10,11 @@ import dataclasses
 import logging
 import signal
 import time
+from collections.abc import Callable
 
+from prometheus_client import CollectorRegistry
+
+from capillaries_provider import telemetry
 from capillaries_provider.config import AmqpSettings, CassandraSettings, amqp_settings, cassandra_settings
 from capillaries_provider.engine.batch import BatchProcessor, Decision
 from capillaries_provider.engine.ports import BatchTask
@@ -18,7 +22,10 @@ from capillaries_provider.queue.consumer import Consumer, Handler, HandlerResult
 from capillaries_provider.queue.message import BatchMessage
 from capillaries_provider.stop_flag import StopFlag
 from capillaries_provider.worker.backend import CassandraBackend
+from capillaries_provider.worker.metrics import WorkerMetrics, node_type_label
 from capillaries_provider.worker.scripts import ScriptCache
+
+NodeTypeOf = Callable[[BatchMessage], str]
 
 log = logging.getLogger("capillaries.worker")
 
@@ -41,8 +48,14 @@ def task_of(msg: BatchMessage) -> BatchTask:
     )
 
 
-def make_handler(processor: BatchProcessor) -> Handler:
-    """The consumer callback: run the state machine, log one line per message, map the outcome to the broker.
+def node_types(scripts: ScriptCache) -> NodeTypeOf:
+    """A message's node type from the script the processor has just loaded for it (never loads one itself)."""
+    return lambda msg: node_type_label(scripts.peek(msg.script_url, msg.script_params_url), msg.target_node)
+
+
+def make_handler(processor: BatchProcessor, metrics: WorkerMetrics, node_type: NodeTypeOf) -> Handler:
+    """The consumer callback: run the state machine, log one line per message, count it, map the outcome to the
+    broker.
 
     Failures are recorded by the processor; what it cannot record (FailureNotRecorded) the consumer parks.
     """
@@ -50,9 +63,19 @@ def make_handler(processor: BatchProcessor) -> Handler:
     def handle(msg: BatchMessage) -> HandlerResult:
         task = task_of(msg)
         ids = {"ks": task.ks, "run": task.run_id, "node": task.target_node, "bi": task.batch_idx, "id": task.id}
+        waited_s = time.time() - msg.ts / 1000.0
         started = time.monotonic()
-        outcome = processor.process(task)
-        elapsed = round(time.monotonic() - started, 3)
+        metrics.in_progress.inc()
+        try:
+            outcome = processor.process(task)
+        except Exception:
+            metrics.batch_done(node_type(msg), None, waited_s=waited_s, elapsed_s=time.monotonic() - started)
+            raise
+        finally:
+            metrics.in_progress.dec()
+        seconds = time.monotonic() - started
+        metrics.batch_done(node_type(msg), outcome, waited_s=waited_s, elapsed_s=seconds)
+        elapsed = round(seconds, 3)
         extra = {**ids, "outcome": outcome.decision.value, "elapsed_s": elapsed}
         recorded = outcome.recorded.label if outcome.recorded is not None else "-"
         log.info("batch %s: %s (%s)", recorded, outcome.detail, outcome.decision.value, extra=extra)
@@ -77,8 +100,12 @@ def _connect_backend(cassandra: CassandraSettings, amqp: AmqpSettings, stop: Sto
     return None
 
 
-def serve(queue: str | None = None) -> int:
-    """Consume batches until SIGTERM/SIGINT; returns the process exit code."""
+def serve(queue: str | None = None, *, metrics_on: bool = False) -> int:
+    """Consume batches until SIGTERM/SIGINT; returns the process exit code.
+
+    With `metrics_on` the samples go to the group's multiprocess files (the supervisor set the directory in the
+    environment); otherwise into a registry nobody serves.
+    """
     amqp = amqp_settings()
     if queue:
         amqp = dataclasses.replace(amqp, queue=queue)
@@ -92,13 +119,23 @@ def serve(queue: str | None = None) -> int:
     if stop.is_set():  # SIGTERM arrived while the connection was being opened
         backend.close()
         return 0
+    metrics = WorkerMetrics(None if metrics_on else CollectorRegistry())
+    metrics.watch_session(backend.session)
+    telemetry.install(metrics)
     try:
-        processor = BatchProcessor(backend, backend, ScriptCache())
-        consumer = Consumer(amqp, make_handler(processor))
+        scripts = ScriptCache()
+        node_type = node_types(scripts)
+        processor = BatchProcessor(backend, backend, scripts)
+        consumer = Consumer(
+            amqp,
+            make_handler(processor, metrics, node_type),
+            on_redelivery=lambda msg: metrics.batch_redelivered(node_type(msg)),
+        )
         stop_on_signals(consumer)
         log.info("worker consuming queue %s", amqp.queue)
         consumer.run()
         log.info("worker stopped")
         return 0
     finally:
+        telemetry.install(None)
         backend.close()
