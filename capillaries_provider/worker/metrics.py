@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from cassandra.cluster import ResponseFuture, Session
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -129,7 +128,7 @@ class WorkerMetrics:
         """Count every request of `session` that ends in an error (after the driver's own retry policy)."""
         session.add_request_init_listener(self._on_request)
 
-    def _on_request(self, future: ResponseFuture, *args: Any) -> None:
+    def _on_request(self, future: ResponseFuture) -> None:
         future.add_errback(self._on_request_error)
 
     def _on_request_error(self, error: BaseException) -> None:

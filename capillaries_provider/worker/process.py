@@ -120,7 +120,8 @@ def serve(queue: str | None = None, *, metrics_on: bool = False) -> int:
         backend.close()
         return 0
     metrics = WorkerMetrics(None if metrics_on else CollectorRegistry())
-    metrics.watch_session(backend.session)
+    if metrics_on:  # a callback per request is worth paying only when someone reads the counts
+        metrics.watch_session(backend.session)
     telemetry.install(metrics)
     try:
         scripts = ScriptCache()
