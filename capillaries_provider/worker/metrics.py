@@ -112,12 +112,13 @@ class WorkerMetrics:
         if outcome is None:
             self.batches.labels(node_type, "parked").inc()
             return
-        self.batches.labels(node_type, outcome_label(outcome)).inc()
         if outcome.started:
             self.started.labels(node_type).inc()
         if outcome.stats is not None:
             self.rows_read.labels(node_type).inc(outcome.stats.rows_read)
             self.rows_written.labels(node_type).inc(outcome.stats.rows_written)
+        # Last: a scraper that sees the message counted sees everything else about it.
+        self.batches.labels(node_type, outcome_label(outcome)).inc()
 
     def batch_redelivered(self, node_type: str) -> None:
         self.redelivered.labels(node_type).inc()
