@@ -14,6 +14,7 @@ DEFAULT_CASSANDRA_HOST = "127.0.0.1"
 DEFAULT_CASSANDRA_PORT = 9042
 DEFAULT_CASSANDRA_CONSISTENCY = "LOCAL_QUORUM"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+DEFAULT_METRICS_ADDRESS = "127.0.0.1"
 _FALSE = ("0", "false", "no")
 
 # The cassandra-driver ConsistencyLevel names a statement may both read and write at: ANY is write-only, SERIAL and
@@ -137,4 +138,38 @@ def amqp_settings(env: dict[str, str] | None = None) -> AmqpSettings:
         queue=e.get("CAPILLARIES_AMQP_QUEUE", AmqpSettings.queue),
         retry_delay_ms=int(e.get("CAPILLARIES_AMQP_RETRY_DELAY_MS", AmqpSettings.retry_delay_ms)),
         external=bool(url),
+    )
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Where `capillaries worker` serves its group's Prometheus metrics; no port means no endpoint.
+
+    Off unless asked for: several worker groups on one machine (the tests start many) would clash on any fixed
+    default port. Loopback by default, like Capillaries' other local services; a scraper on another machine needs
+    `CAPILLARIES_METRICS_ADDRESS=0.0.0.0` (or the host's address).
+    """
+
+    port: int | None = None
+    address: str = DEFAULT_METRICS_ADDRESS
+
+
+def metrics_port(value: str | None, *, name: str) -> int | None:
+    """A TCP port to listen on, or None for unset/0 (off, as Go's `prometheus_exporter_port`)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{name} must be a TCP port number (0 or unset: no metrics endpoint), got {value!r}")
+    return port or None
+
+
+def metrics_settings(env: dict[str, str] | None = None) -> MetricsSettings:
+    e = os.environ if env is None else env
+    return MetricsSettings(
+        port=metrics_port(e.get("CAPILLARIES_METRICS_PORT"), name="CAPILLARIES_METRICS_PORT"),
+        address=e.get("CAPILLARIES_METRICS_ADDRESS", "").strip() or DEFAULT_METRICS_ADDRESS,
     )

@@ -13,6 +13,7 @@ Deliberate fixes of Go quirks (spec 10), all so that a run always reaches a fina
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import logging
@@ -21,12 +22,12 @@ from dataclasses import dataclass
 
 from capillaries_provider.engine.dependency import DecisionCache, DependencyDecision, decide
 from capillaries_provider.engine.ports import BatchTask, DataStore, DependencyLookupError, WorkflowPort
-from capillaries_provider.engine.processors.context import BatchJob
+from capillaries_provider.engine.processors.context import BatchJob, BatchStats
 from capillaries_provider.engine.processors.registry import Processor, processor_for
 from capillaries_provider.engine.run import enqueue_ready_nodes
 from capillaries_provider.script.errors import Problem, ScriptLoadError
 from capillaries_provider.script.graph import dependency_nodes
-from capillaries_provider.script.model import DependencyCmd, NodeType, RerunPolicy, Script
+from capillaries_provider.script.model import DependencyCmd, Node, NodeType, RerunPolicy, Script
 from capillaries_provider.status import NodeBatchStatus, RunStatus
 
 log = logging.getLogger(__name__)
@@ -41,11 +42,17 @@ class Decision(enum.Enum):
 
 @dataclass(frozen=True)
 class BatchOutcome:
-    """What happened to a message: the broker decision, the batch status recorded now (if any) and why."""
+    """What happened to a message: the broker decision, the batch status recorded now (if any) and why.
+
+    `started`: this message recorded the batch `start` and ran its processor; `stats`: the processor's counts when
+    it succeeded. The worker's metrics read both.
+    """
 
     decision: Decision
     recorded: NodeBatchStatus | None
     detail: str
+    stats: BatchStats | None = None
+    started: bool = False
 
 
 class FailureNotRecorded(Exception):
@@ -170,6 +177,11 @@ class BatchProcessor:
             f"marked started by batch {task.batch_idx} / {task.batches_total}",
         )
         port.set_batch_status(task, NodeBatchStatus.START, "")
+        return dataclasses.replace(self._run(task, script, node, decision), started=True)
+
+    def _run(self, task: BatchTask, script: Script, node: Node, decision: DependencyDecision) -> BatchOutcome:
+        """The batch is recorded started: run its processor and record how it ended."""
+        port = self.port
         job = BatchJob(
             task=task,
             script=script,
@@ -187,7 +199,8 @@ class BatchProcessor:
                 return _retry(f"storage unavailable while processing: {type(exc).__name__}: {exc}")
             log.info("%s failed: %s", task.full_id, exc)
             return self._finish(task, script, NodeBatchStatus.FAIL, f"{task.full_id}: {_describe(exc)}")
-        return self._finish(task, script, NodeBatchStatus.SUCCESS, stats.comment())
+        done = self._finish(task, script, NodeBatchStatus.SUCCESS, stats.comment())
+        return dataclasses.replace(done, stats=stats)
 
     def _record_internal_error(self, task: BatchTask, exc: Exception) -> BatchOutcome:
         """A bug or an unexpected storage error: recorded on the batch (no script, so nothing is enqueued)."""

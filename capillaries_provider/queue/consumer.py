@@ -65,10 +65,15 @@ class HandlerResult:
 
 
 Handler = Callable[[BatchTask], HandlerResult]
+RedeliveryListener = Callable[[BatchTask], None]
 
 
 class Consumer:
-    """Consumes the work queue with prefetch 1 until `stop()` is called."""
+    """Consumes the work queue with prefetch 1 until `stop()` is called.
+
+    `on_redelivery` hears of each message the broker delivers again (its consumer went away before the ack),
+    after the handler returned, so that the listener can use what the handler loaded.
+    """
 
     def __init__(
         self,
@@ -77,9 +82,11 @@ class Consumer:
         *,
         reconnect_delays_s: Sequence[float] = RECONNECT_DELAYS_S,
         poll_interval_s: float = 0.5,
+        on_redelivery: RedeliveryListener = lambda task: None,
     ) -> None:
         self._settings = settings
         self._handler = handler
+        self._on_redelivery = on_redelivery
         self._delays = tuple(reconnect_delays_s)
         self._poll = poll_interval_s
         self._stop = StopFlag()
@@ -134,7 +141,7 @@ class Consumer:
         props: BasicProperties,
         body: bytes,
     ) -> None:
-        result = self._decide(connection, body)
+        result = self._decide(connection, body, redelivered=bool(method.redelivered))
         headers = dict(props.headers or {})
         if result.outcome is Outcome.RETRY_LATER:
             headers[RETRY_COUNT_HEADER] = int(headers.get(RETRY_COUNT_HEADER, 0)) + 1
@@ -146,13 +153,15 @@ class Consumer:
             self._republish(channel, names.parked, body, props, headers)
         channel.basic_ack(method.delivery_tag)
 
-    def _decide(self, connection: pika.BlockingConnection, body: bytes) -> HandlerResult:
+    def _decide(self, connection: pika.BlockingConnection, body: bytes, *, redelivered: bool) -> HandlerResult:
         try:
             task = decode(body)
         except MessageDecodeError as exc:
             return HandlerResult.park(f"undecodable message: {exc}")
         future = self._executor.submit(self._handler, task)
         self._service_connection_until_done(connection, future)
+        if redelivered:
+            self._on_redelivery(task)
         try:
             result = future.result()
         except Exception as exc:

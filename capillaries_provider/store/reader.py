@@ -17,6 +17,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import BoundStatement, PreparedStatement
 
+from capillaries_provider import telemetry
 from capillaries_provider.expr.types import FieldType, Value
 from capillaries_provider.script.names import validate_identifier, validate_keyspace_name
 from capillaries_provider.store.errors import retry_delay_s
@@ -41,6 +42,7 @@ def _with_retry(call: Callable[[], T]) -> T:
             delay = retry_delay_s(exc, attempt)
             if delay is None:
                 raise
+            telemetry.cassandra_retry(exc)
             attempt += 1
             time.sleep(delay)
 
@@ -128,17 +130,19 @@ def _concurrent_rows(
             execution_profile=TUPLES,
         )
         failed: list[int] = []
-        error: BaseException | None = None
+        errors: list[BaseException] = []
         for i, (ok, result) in zip(todo, outcomes, strict=True):
             if ok:
                 consume(result)
             else:
                 failed.append(i)
-                error = result
-        if error is not None:
-            delay = retry_delay_s(error, attempt)
+                errors.append(result)
+        if errors:
+            delay = retry_delay_s(errors[-1], attempt)
             if delay is None:
-                raise error
+                raise errors[-1]
+            for error in errors:
+                telemetry.cassandra_retry(error)
             attempt += 1
             time.sleep(delay)
         todo = failed

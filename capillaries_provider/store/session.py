@@ -20,6 +20,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, S
 from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, RetryPolicy, TokenAwarePolicy
 from cassandra.query import PreparedStatement, dict_factory, tuple_factory
 
+from capillaries_provider import telemetry
 from capillaries_provider.config import CassandraSettings
 from capillaries_provider.script.names import validate_keyspace_name
 from capillaries_provider.store.errors import is_transient
@@ -149,6 +150,7 @@ def execute_schema(session: Session, cql: str) -> None:
         except Exception as exc:
             if delay is None or not is_transient(exc):
                 raise
+            telemetry.cassandra_retry(exc)
             time.sleep(delay)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from cassandra.cluster import Session
 from cassandra.query import Statement
 
+from capillaries_provider import telemetry
 from capillaries_provider.store.errors import retry_delay_s
 
 MAX_REPORTED_ERRORS = 5
@@ -109,6 +110,7 @@ class RequestWindow:
         request.attempt += 1
         with self._lock:
             self.retries += 1
+        telemetry.cassandra_retry(exc)
         timer = threading.Timer(delay, self._send, (request,))
         timer.daemon = True
         timer.start()

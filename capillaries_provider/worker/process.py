@@ -10,7 +10,11 @@ import dataclasses
 import logging
 import signal
 import time
+from collections.abc import Callable
 
+from prometheus_client import CollectorRegistry
+
+from capillaries_provider import telemetry
 from capillaries_provider.config import AmqpSettings, CassandraSettings, amqp_settings, cassandra_settings
 from capillaries_provider.engine.batch import BatchProcessor, Decision
 from capillaries_provider.engine.dependency import DecisionCache
@@ -18,24 +22,43 @@ from capillaries_provider.engine.ports import BatchTask
 from capillaries_provider.queue.consumer import Consumer, Handler, HandlerResult, stop_on_signals
 from capillaries_provider.stop_flag import StopFlag
 from capillaries_provider.worker.backend import CassandraBackend
+from capillaries_provider.worker.metrics import WorkerMetrics, node_type_label
 from capillaries_provider.worker.scripts import ScriptCache
+
+NodeTypeOf = Callable[[BatchTask], str]
 
 log = logging.getLogger("capillaries.worker")
 
 CONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
-def make_handler(processor: BatchProcessor) -> Handler:
-    """The consumer callback: run the state machine, log one line per message, map the outcome to the broker.
+def node_types(scripts: ScriptCache) -> NodeTypeOf:
+    """A message's node type from the script the processor has just loaded for it (never loads one itself)."""
+    return lambda task: node_type_label(scripts.peek(task.script_url, task.script_params_url), task.target_node)
+
+
+def make_handler(processor: BatchProcessor, metrics: WorkerMetrics, node_type: NodeTypeOf) -> Handler:
+    """The consumer callback: run the state machine, log one line per message, count it, map the outcome to the
+    broker.
 
     Failures are recorded by the processor; what it cannot record (FailureNotRecorded) the consumer parks.
     """
 
     def handle(task: BatchTask) -> HandlerResult:
         ids = {"ks": task.ks, "run": task.run_id, "node": task.target_node, "bi": task.batch_idx, "id": task.id}
+        waited_s = time.time() - task.ts_ms / 1000.0
         started = time.monotonic()
-        outcome = processor.process(task)
-        elapsed = round(time.monotonic() - started, 3)
+        metrics.in_progress.inc()
+        try:
+            outcome = processor.process(task)
+        except Exception:
+            metrics.batch_done(node_type(task), None, waited_s=waited_s, elapsed_s=time.monotonic() - started)
+            raise
+        finally:
+            metrics.in_progress.dec()
+        seconds = time.monotonic() - started
+        metrics.batch_done(node_type(task), outcome, waited_s=waited_s, elapsed_s=seconds)
+        elapsed = round(seconds, 3)
         extra = {**ids, "outcome": outcome.decision.value, "elapsed_s": elapsed}
         recorded = outcome.recorded.label if outcome.recorded is not None else "-"
         log.info("batch %s: %s (%s)", recorded, outcome.detail, outcome.decision.value, extra=extra)
@@ -60,8 +83,12 @@ def _connect_backend(cassandra: CassandraSettings, amqp: AmqpSettings, stop: Sto
     return None
 
 
-def serve(queue: str | None = None) -> int:
-    """Consume batches until SIGTERM/SIGINT; returns the process exit code."""
+def serve(queue: str | None = None, *, metrics_on: bool = False) -> int:
+    """Consume batches until SIGTERM/SIGINT; returns the process exit code.
+
+    With `metrics_on` the samples go to the group's multiprocess files (the supervisor set the directory in the
+    environment); otherwise into a registry nobody serves.
+    """
     amqp = amqp_settings()
     if queue:
         amqp = dataclasses.replace(amqp, queue=queue)
@@ -75,13 +102,24 @@ def serve(queue: str | None = None) -> int:
     if stop.is_set():  # SIGTERM arrived while the connection was being opened
         backend.close()
         return 0
+    metrics = WorkerMetrics(None if metrics_on else CollectorRegistry())
+    if metrics_on:  # a callback per request is worth paying only when someone reads the counts
+        metrics.watch_session(backend.session)
+    telemetry.install(metrics)
     try:
-        processor = BatchProcessor(backend, backend, ScriptCache(), decisions=DecisionCache(time.monotonic))
-        consumer = Consumer(amqp, make_handler(processor))
+        scripts = ScriptCache()
+        node_type = node_types(scripts)
+        processor = BatchProcessor(backend, backend, scripts, decisions=DecisionCache(time.monotonic))
+        consumer = Consumer(
+            amqp,
+            make_handler(processor, metrics, node_type),
+            on_redelivery=lambda task: metrics.batch_redelivered(node_type(task)),
+        )
         stop_on_signals(consumer)
         log.info("worker consuming queue %s", amqp.queue)
         consumer.run()
         log.info("worker stopped")
         return 0
     finally:
+        telemetry.install(None)
         backend.close()

@@ -52,3 +52,8 @@ class ScriptCache:
         if isinstance(value, ScriptLoadError):
             raise value
         return value
+
+    def peek(self, script_url: str, params_url: str) -> Script | None:
+        """The script held for these URLs, expired or not, without loading anything: the metrics' node types."""
+        hit = self._entries.get((script_url, params_url))
+        return hit[1] if hit is not None and isinstance(hit[1], Script) else None

@@ -3,6 +3,9 @@
 SIGTERM/SIGINT is forwarded to every child, which finishes its in-flight batch and exits; the supervisor returns
 once all children are gone. A child that dies unexpectedly (crash, OOM kill) is restarted with back-off; its
 unacknowledged message is redelivered by the broker.
+
+With a metrics port the supervisor serves the group's Prometheus endpoint, summing what every child wrote into
+the group's multiprocess directory (worker/metrics.py).
 """
 
 from __future__ import annotations
@@ -16,19 +19,22 @@ import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from capillaries_provider.config import MetricsSettings
 from capillaries_provider.worker import logs
+from capillaries_provider.worker.metrics import MetricsExporter
 
 log = logging.getLogger("capillaries.worker")
 
 RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+NO_METRICS = MetricsSettings()
 POLL_S = 0.5
 
 
-def _child_main(queue: str | None, level: str) -> None:
+def _child_main(queue: str | None, level: str, metrics_on: bool) -> None:
     from capillaries_provider.worker.process import serve
 
     logs.setup(level)
-    code = serve(queue)
+    code = serve(queue, metrics_on=metrics_on)
     # serve() has closed its connections; leave without joining library threads at interpreter exit (a failed
     # cassandra-driver Cluster can leave executor work behind that would keep a stopped worker alive).
     logging.shutdown()
@@ -41,19 +47,40 @@ def default_processes() -> int:
     return os.cpu_count() or 1
 
 
-def run_workers(processes: int, queue: str | None = None, level: str = "INFO") -> int:
+def run_workers(
+    processes: int, queue: str | None = None, level: str = "INFO", metrics: MetricsSettings = NO_METRICS
+) -> int:
     """Run `processes` worker processes until a stop signal; returns 0 after a clean stop."""
     if processes < 1:
         raise ValueError("--processes must be at least 1")
     logs.setup(level)
+    # Before any child starts: the children find the multiprocess directory in the environment they inherit. A
+    # port in use fails the command here, before any work is taken.
+    exporter = MetricsExporter(metrics.address, metrics.port) if metrics.port else None
+    if exporter is not None:
+        log.info("serving metrics on http://%s:%d/metrics", metrics.address, exporter.port)
+    try:
+        return _supervise(processes, queue, level, exporter)
+    finally:
+        if exporter is not None:
+            exporter.close()
+
+
+def _supervise(processes: int, queue: str | None, level: str, exporter: MetricsExporter | None) -> int:
     ctx = multiprocessing.get_context("spawn")
     stopping = False
 
     def start(slot: int) -> BaseProcess:
-        child = ctx.Process(target=_child_main, args=(queue, level), name=f"capillaries-worker-{slot}")
+        child = ctx.Process(
+            target=_child_main, args=(queue, level, exporter is not None), name=f"capillaries-worker-{slot}"
+        )
         child.start()
         log.info("started worker process %d (pid %s)", slot, child.pid)
         return child
+
+    def gone(child: BaseProcess) -> None:
+        if exporter is not None and child.pid is not None:
+            exporter.process_dead(child.pid)
 
     children = [start(i) for i in range(processes)]
     failures = [0] * processes
@@ -79,6 +106,7 @@ def run_workers(processes: int, queue: str | None = None, level: str = "INFO") -
                 if alive[slot]:
                     continue
                 if restart_at[slot] == 0.0:
+                    gone(child)
                     delay = RESTART_DELAYS_S[min(failures[slot], len(RESTART_DELAYS_S) - 1)]
                     log.error(
                         "worker process %d exited with code %s; restarting in %.0f s", slot, child.exitcode, delay
@@ -91,5 +119,6 @@ def run_workers(processes: int, queue: str | None = None, level: str = "INFO") -
         time.sleep(POLL_S)
     for child in children:
         child.join()
+        gone(child)
     log.info("all worker processes stopped")
     return 0

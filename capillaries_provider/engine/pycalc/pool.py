@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from capillaries_provider import telemetry
 from capillaries_provider.engine.pycalc.errors import PyCalcError, PyCalcTimeoutError
 from capillaries_provider.engine.pycalc.settings import PyCalcSettings, child_environment
 
@@ -219,10 +220,14 @@ class PyCalcPool:
             try:
                 answer = child.exchange(request, frame_timeout_s)
             except PyCalcTimeoutError as e:
+                telemetry.pycalc_child_killed("timeout")
                 raise PyCalcTimeoutError(
                     f"a py_calc row did not finish within {frame_timeout_s * 1000:.0f} ms and did not stop when "
                     f"interrupted; the Python process was killed and a fresh one will be used next time ({e})"
                 ) from e
+            except PyCalcError:
+                telemetry.pycalc_child_killed("failure")
+                raise
             self._give_back(child)
             return answer
         finally:
@@ -236,12 +241,18 @@ class PyCalcPool:
                 child = self._idle.pop()
                 if child.alive():
                     return child
+                telemetry.pycalc_child_killed("failure")
                 child.kill()
-        return _Child(self.settings)
+        child = _Child(self.settings)
+        telemetry.pycalc_child_started()
+        return child
 
     def _give_back(self, child: _Child) -> None:
         with self._lock:
-            if self._closed or not child.alive():
+            if not child.alive():
+                telemetry.pycalc_child_killed("failure")
+                child.close()
+            elif self._closed:
                 child.close()
             else:
                 self._idle.append(child)

@@ -78,7 +78,8 @@ def test_success_records_start_then_success_with_stats_comment() -> None:
     be = started()
     calls: list[BatchJob] = []
     out = processor(be, calls).process(task("read", 0))
-    assert out == BatchOutcome(Decision.ACK, NodeBatchStatus.SUCCESS, out.detail)
+    stats = BatchStats("src", "dst", 10, 7, 0.5)
+    assert out == BatchOutcome(Decision.ACK, NodeBatchStatus.SUCCESS, out.detail, stats, started=True)
     statuses = [e.status for e in be.batch_history(1, "read", 0)]
     assert statuses == [NodeBatchStatus.START, NodeBatchStatus.SUCCESS]
     comment = be.batch_history(1, "read", 0)[-1].comment
@@ -90,7 +91,7 @@ def test_success_records_start_then_success_with_stats_comment() -> None:
 def test_run_never_started_records_fail_and_acks() -> None:
     be = FakeBackend({1: ("read",)})
     out = processor(be).process(task("read"))
-    assert out.decision is Decision.ACK and out.recorded is NodeBatchStatus.FAIL
+    assert out.decision is Decision.ACK and out.recorded is NodeBatchStatus.FAIL and not out.started
     assert "never started" in be.batch_history(1, "read", 0)[-1].comment
 
 
@@ -196,14 +197,14 @@ def test_later_run_reads_table_of_completed_earlier_run() -> None:
 def test_processor_error_records_fail_naming_the_batch() -> None:
     be = started()
     out = processor(be, processors=failing_processor(ValueError("a.csv, line 3: bad"))).process(task("read", 1))
-    assert (out.decision, out.recorded) == (Decision.ACK, NodeBatchStatus.FAIL)
+    assert (out.decision, out.recorded, out.stats, out.started) == (Decision.ACK, NodeBatchStatus.FAIL, None, True)
     assert be.batch_history(1, "read", 1)[-1].comment == "ks/1/read/1: ValueError: a.csv, line 3: bad"
 
 
 def test_transient_error_while_processing_retries_and_leaves_batch_started() -> None:
     be = started()
     out = processor(be, processors=failing_processor(TransientError("no hosts"))).process(task("read", 0))
-    assert out.decision is Decision.RETRY
+    assert out.decision is Decision.RETRY and out.started and out.stats is None
     assert be.batch_history(1, "read", 0)[-1].status is NodeBatchStatus.START
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from capillaries_provider import telemetry
 from capillaries_provider.engine.pycalc import (
     PyCalcError,
     PyCalcField,
@@ -24,6 +25,7 @@ from capillaries_provider.engine.pycalc import (
     python_expression,
 )
 from capillaries_provider.expr.types import FieldType, Value
+from capillaries_provider.telemetry import PyCalcKillReason
 from tests.conftest import CONFORMANCE, needs_shared
 
 UTC = dt.UTC
@@ -314,3 +316,39 @@ def test_a_busy_child_dies_with_its_worker(tmp_path: Path) -> None:
     else:
         os.kill(child_pid, 9)
         pytest.fail(f"py_calc child {child_pid} outlived its worker")
+
+
+class _Events:
+    """A telemetry sink that remembers the py_calc events."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def cassandra_retry(self, error: BaseException) -> None:
+        self.seen.append("retry")
+
+    def pycalc_child_started(self) -> None:
+        self.seen.append("started")
+
+    def pycalc_child_killed(self, reason: PyCalcKillReason) -> None:
+        self.seen.append(f"killed:{reason}")
+
+
+def test_child_starts_and_kills_are_reported_for_the_worker_metrics() -> None:
+    events = _Events()
+    telemetry.install(events)
+    fresh = PyCalcPool(PyCalcSettings(memory_limit_mb=1024, max_processes=1))
+    try:
+        healthy = _program({"v": ("ident(r.x)", FieldType.INT)}, {"x": FieldType.INT})
+        assert healthy.calculate(fresh, [{"x": 5}]) == [{"v": 5}]
+        assert healthy.calculate(fresh, [{"x": 6}]) == [{"v": 6}]  # reused: no second start
+        stubborn = _program({"v": ("stubborn(r.x)", FieldType.INT)}, {"x": FieldType.INT})
+        with pytest.raises(PyCalcTimeoutError):
+            fresh.run(stubborn.request([{"x": 1}], 0.3), 0.6)
+        dying = _program({"v": ("die(r.x)", FieldType.INT)}, {"x": FieldType.INT})
+        with pytest.raises(PyCalcError):
+            dying.calculate(fresh, [{"x": 1}])
+    finally:
+        telemetry.install(None)
+        fresh.close()
+    assert events.seen == ["started", "killed:timeout", "started", "killed:failure"]
