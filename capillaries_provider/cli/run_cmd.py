@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +22,7 @@ from capillaries_provider.cli.run_report import describe, run_report, wait_for_r
 from capillaries_provider.config import amqp_settings, cassandra_settings
 from capillaries_provider.engine.ports import Driver
 from capillaries_provider.engine.run import start_run, stop_run
+from capillaries_provider.retry import CLI_CONNECT, PermanentError, cassandra_permanent, cassandra_transient
 from capillaries_provider.script.errors import ScriptLoadError
 from capillaries_provider.script.loader import load_script
 from capillaries_provider.script.model import Script
@@ -35,7 +35,6 @@ from capillaries_provider.worker.backend import CassandraBackend
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TIMEOUT = 3
-CONNECT_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 def register(subparsers: Any) -> None:
@@ -92,15 +91,21 @@ def print_err(text: str) -> None:
 
 
 def connect_backend() -> CassandraBackend | None:
-    """Connect, riding out a Cassandra restart of up to about half a minute."""
-    for delay in (*CONNECT_DELAYS_S, None):
-        try:
-            return CassandraBackend(cassandra_settings(), amqp_settings())
-        except Exception as e:
-            if delay is None:
-                print_err(f"error: cannot connect to Cassandra: {type(e).__name__}: {e}")
-                return None
-            time.sleep(delay)
+    """Connect under CLI_CONNECT (rides out a Cassandra restart of about half a minute); None, the error printed,
+    when it cannot: at once for bad settings, credentials or TLS."""
+    try:
+        cassandra, amqp = cassandra_settings(), amqp_settings()
+    except ValueError as e:  # the settings' messages name the variable
+        print_err(f"error: {e}")
+        return None
+    try:
+        return CLI_CONNECT.call(
+            lambda: CassandraBackend(cassandra, amqp), cassandra_transient, permanent=cassandra_permanent
+        )
+    except PermanentError as e:
+        print_err(f"error: cannot connect to Cassandra: {e}")
+    except Exception as e:
+        print_err(f"error: cannot connect to Cassandra: {type(e).__name__}: {e}")
     return None
 
 

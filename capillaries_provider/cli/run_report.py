@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from capillaries_provider.retry import cassandra_transient
 from capillaries_provider.status import NodeBatchStatus, RunStatus
-from capillaries_provider.store.errors import is_transient
 from capillaries_provider.store.workflow import (
     BatchHistoryEvent,
     RunProperties,
@@ -95,7 +95,7 @@ def wait_for_run(wf: WorkflowStore, run_id: int, timeout_s: float, poll_s: float
         try:
             status = final_run_status(wf, run_id)
         except Exception as exc:
-            if not is_transient(exc):
+            if not cassandra_transient(exc):
                 raise
             status = RunStatus.START  # Cassandra briefly unreachable: keep waiting, the driver reconnects
         if status in (RunStatus.COMPLETE, RunStatus.STOP):

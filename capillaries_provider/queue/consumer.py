@@ -9,9 +9,10 @@ The handler says what happens to the message:
   `<queue>.parked` with the reason in a header, then acked — kept for inspection, never silently dropped.
 
 The handler runs in a helper thread while this thread keeps the AMQP connection serviced (heartbeats), so a long
-batch does not get the connection closed under it. If the broker goes away the consumer reconnects with back-off;
-an unacknowledged message is redelivered by the broker. `stop()` (signal-safe) lets the in-flight message finish,
-including its ack, and then returns from `run()`.
+batch does not get the connection closed under it. If the broker goes away the consumer reconnects with back-off
+(`retry.BROKER_RECONNECT`: it gives up after an outage of `retry.WORKER_OUTAGE_S`); an unacknowledged message is
+redelivered by the broker. Bad credentials or TLS settings fail at once (`retry.PermanentError`). `stop()`
+(signal-safe) lets the in-flight message finish, including its ack, and then returns from `run()`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import enum
 import logging
 import signal
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import FrameType
@@ -30,9 +31,18 @@ from pika.spec import Basic, BasicProperties
 
 from capillaries_provider.config import AmqpSettings
 from capillaries_provider.engine.ports import BatchTask
-from capillaries_provider.queue.connection import RECONNECT_DELAYS_S, is_reconnectable, open_channel
+from capillaries_provider.queue.connection import open_channel
 from capillaries_provider.queue.message import MessageDecodeError, decode
 from capillaries_provider.queue.topology import EXCHANGE, PARK_REASON_HEADER, RETRY_COUNT_HEADER, QueueNames
+from capillaries_provider.retry import (
+    BROKER_RECONNECT,
+    Interrupted,
+    RetryPolicy,
+    amqp_permanent,
+    amqp_transient,
+    interruptible,
+    warn_each_retry,
+)
 from capillaries_provider.stop_flag import StopFlag
 
 log = logging.getLogger(__name__)
@@ -80,14 +90,14 @@ class Consumer:
         settings: AmqpSettings,
         handler: Handler,
         *,
-        reconnect_delays_s: Sequence[float] = RECONNECT_DELAYS_S,
+        retry: RetryPolicy = BROKER_RECONNECT,
         poll_interval_s: float = 0.5,
         on_redelivery: RedeliveryListener = lambda task: None,
     ) -> None:
         self._settings = settings
         self._handler = handler
         self._on_redelivery = on_redelivery
-        self._delays = tuple(reconnect_delays_s)
+        self._retry = retry
         self._poll = poll_interval_s
         self._stop = StopFlag()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capillaries-handler")
@@ -101,25 +111,38 @@ class Consumer:
         return self._stop.is_set()
 
     def run(self) -> None:
-        """Consume until stopped, reconnecting with back-off whenever the broker connection is lost."""
-        failures = 0
+        """Consume until stopped, reconnecting with back-off whenever the broker connection is lost.
+
+        Opening the connection is retried under the policy, which starts afresh after every connection that
+        was opened, so only a continuous outage ends the loop: with the broker's last error, or PermanentError
+        for one that retrying cannot fix.
+        """
+        sleep = interruptible(self._stop)
         try:
             while not self._stop.is_set():
+                connection, channel, names = self._retry.call(
+                    lambda: open_channel(self._settings),
+                    amqp_transient,
+                    permanent=amqp_permanent,
+                    on_retry=warn_each_retry(log, "RabbitMQ connection lost"),
+                    sleep=sleep,
+                )
                 try:
-                    self._consume_until_stopped()
-                    failures = 0
+                    self._consume_until_stopped(connection, channel, names)
                 except Exception as exc:
-                    if not is_reconnectable(exc):
+                    if not amqp_transient(exc):
                         raise
-                    delay = self._delays[min(failures, len(self._delays) - 1)]
-                    failures += 1
+                    delay = self._retry.first_s
                     log.warning("RabbitMQ connection lost (%s); reconnecting in %.1f s", exc, delay)
-                    self._stop.wait(delay)
+                    sleep(delay)
+        except Interrupted:
+            pass  # stopped while waiting to reconnect
         finally:
             self._executor.shutdown(wait=True)
 
-    def _consume_until_stopped(self) -> None:
-        connection, channel, names = open_channel(self._settings)
+    def _consume_until_stopped(
+        self, connection: pika.BlockingConnection, channel: BlockingChannel, names: QueueNames
+    ) -> None:
         try:
             channel.basic_qos(prefetch_count=1)
             for method, props, body in channel.consume(names.work, inactivity_timeout=self._poll):

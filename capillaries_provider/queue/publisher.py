@@ -1,8 +1,9 @@
 """Publishing batch messages with publisher confirms: a message counts as sent only once the broker has it.
 
 Messages are persistent and mandatory, so a nack or an unroutable message is an error, never a silent loss. When
-the connection drops, the publisher reconnects with back-off and re-sends the message it was on; the consumer side
-is idempotent, so a duplicate (confirm lost after the broker stored the message) is harmless.
+the connection drops, the publisher reconnects with back-off (`retry.BROKER_PUBLISH`) and re-sends the message it
+was on; the consumer side is idempotent, so a duplicate (confirm lost after the broker stored the message) is
+harmless. Bad credentials or TLS settings fail at once (`retry.PermanentError`).
 
 A publisher may live as long as its process and sit idle between publishes. A blocking connection services its
 heartbeats only when called, so the broker may have dropped an idle one: each `publish` first services the
@@ -12,19 +13,19 @@ connection, and one found dropped is reopened at once instead of costing a faile
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import NackError, UnroutableError
+from pika.exceptions import UnroutableError
 
 from capillaries_provider.config import AmqpSettings
 from capillaries_provider.engine.ports import BatchTask
-from capillaries_provider.queue.connection import RECONNECT_DELAYS_S, is_reconnectable, open_channel
+from capillaries_provider.queue.connection import open_channel
 from capillaries_provider.queue.message import encode, stamp
 from capillaries_provider.queue.topology import EXCHANGE, QueueNames
+from capillaries_provider.retry import BROKER_PUBLISH, RetryPolicy, amqp_permanent, amqp_transient, warn_each_retry
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,9 @@ class PublishError(RuntimeError):
 class Publisher:
     """A confirmed publishing channel; use as a context manager."""
 
-    def __init__(self, settings: AmqpSettings, *, reconnect_delays_s: Sequence[float] = RECONNECT_DELAYS_S) -> None:
+    def __init__(self, settings: AmqpSettings, *, retry: RetryPolicy = BROKER_PUBLISH) -> None:
         self._settings = settings
-        self._delays = tuple(reconnect_delays_s)
+        self._retry = retry
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
         self._names: QueueNames | None = None
@@ -75,26 +76,32 @@ class Publisher:
             message_id=message_id,
             headers=dict(headers) if headers else None,
         )
-        attempt = 0
-        while True:
+        attempts = 0
+
+        def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
             try:
                 channel, _ = self._ensure_open()
                 channel.basic_publish(EXCHANGE, routing_key, body, properties=props, mandatory=True)
-                return
             except UnroutableError as exc:
                 raise PublishError(f"message to {routing_key!r} was unroutable (queue missing?)") from exc
-            except NackError as exc:
-                error: BaseException = exc
             except Exception as exc:
-                if not is_reconnectable(exc):
-                    raise
-                error = exc
-            self._drop_connection()
-            if attempt >= len(self._delays):
-                raise PublishError(f"could not publish to {routing_key!r} after {attempt + 1} attempts: {error}")
-            log.warning("publish to %s failed (%s); retrying in %.1f s", routing_key, error, self._delays[attempt])
-            time.sleep(self._delays[attempt])
-            attempt += 1
+                if amqp_transient(exc):  # includes a nack; the next attempt opens a new connection
+                    self._drop_connection()
+                raise
+
+        try:
+            self._retry.call(
+                attempt,
+                amqp_transient,
+                permanent=amqp_permanent,
+                on_retry=warn_each_retry(log, f"publish to {routing_key} failed"),
+            )
+        except Exception as exc:
+            if not amqp_transient(exc):
+                raise
+            raise PublishError(f"could not publish to {routing_key!r} after {attempts} attempts: {exc}") from exc
 
     def close(self) -> None:
         if self._connection is not None and self._connection.is_open:
@@ -124,7 +131,7 @@ class Publisher:
         try:
             self._connection.process_data_events(time_limit=0)
         except Exception as exc:
-            if not is_reconnectable(exc):
+            if not amqp_transient(exc):
                 raise
             log.info("publisher connection was dropped while idle (%s); reopening", exc)
             self._drop_connection()

@@ -7,7 +7,6 @@ caller's key/rowid chunks for lookups.
 
 from __future__ import annotations
 
-import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
@@ -19,8 +18,8 @@ from cassandra.query import BoundStatement, PreparedStatement
 
 from capillaries_provider import telemetry
 from capillaries_provider.expr.types import FieldType, Value
+from capillaries_provider.retry import call_statement
 from capillaries_provider.script.names import validate_identifier, validate_keyspace_name
-from capillaries_provider.store.errors import retry_delay_s
 from capillaries_provider.store.session import TUPLES, prepare_cached
 from capillaries_provider.store.values import from_cassandra
 
@@ -34,17 +33,7 @@ INDEX_FETCH_SIZE = 10_000
 
 def _with_retry(call: Callable[[], T]) -> T:
     """Run a read, retrying transient errors with the back-off of spec 3.4/3.5."""
-    attempt = 0
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            delay = retry_delay_s(exc, attempt)
-            if delay is None:
-                raise
-            telemetry.cassandra_retry(exc)
-            attempt += 1
-            time.sleep(delay)
+    return call_statement(call, on_retry=lambda exc, delay: telemetry.cassandra_retry(exc))
 
 
 def _fetch_tuples(session: Session, statement: BoundStatement) -> list[Sequence[Any]]:
@@ -106,6 +95,14 @@ def read_token_range(
         epilogue = {r[0] for r in page if r[1] == start}
 
 
+class _ConsumeFailed(Exception):
+    """Carries an error of the result consumer through the statement retry loop untouched."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _concurrent_rows(
     session: Session,
     stmt: PreparedStatement,
@@ -119,8 +116,11 @@ def _concurrent_rows(
     them. Transient failures are retried per statement.
     """
     todo = list(range(len(params)))
-    attempt = 0
-    while todo:
+    errors: list[BaseException] = []
+
+    def one_round() -> None:
+        """Run the statements still to do; those that failed stay to do, and the last error is raised."""
+        nonlocal todo
         outcomes = execute_concurrent(
             session,
             [(stmt, params[i]) for i in todo],
@@ -130,22 +130,29 @@ def _concurrent_rows(
             execution_profile=TUPLES,
         )
         failed: list[int] = []
-        errors: list[BaseException] = []
+        errors.clear()
         for i, (ok, result) in zip(todo, outcomes, strict=True):
             if ok:
-                consume(result)
+                try:
+                    consume(result)
+                except Exception as exc:  # ours, not the statement's: never retried, whatever its text says
+                    raise _ConsumeFailed(exc) from exc
             else:
                 failed.append(i)
                 errors.append(result)
-        if errors:
-            delay = retry_delay_s(errors[-1], attempt)
-            if delay is None:
-                raise errors[-1]
-            for error in errors:
-                telemetry.cassandra_retry(error)
-            attempt += 1
-            time.sleep(delay)
         todo = failed
+        if errors:
+            raise errors[-1]
+
+    def count_retries(exc: BaseException, delay: float) -> None:
+        for error in errors:
+            telemetry.cassandra_retry(error)
+
+    if todo:
+        try:
+            call_statement(one_round, on_retry=count_retries)
+        except _ConsumeFailed as failed:
+            raise failed.error from None
 
 
 def read_index_rowids(

@@ -22,8 +22,8 @@ from cassandra.query import PreparedStatement, dict_factory, tuple_factory
 
 from capillaries_provider import telemetry
 from capillaries_provider.config import CassandraSettings
+from capillaries_provider.retry import CASSANDRA_SCHEMA, cassandra_transient
 from capillaries_provider.script.names import validate_keyspace_name
-from capillaries_provider.store.errors import is_transient
 
 # A node that was down is retried at most this often: the driver's default backoff grows to 10 minutes, so a
 # worker would sit idle long after a Cassandra restart.
@@ -134,7 +134,6 @@ def close(session: Session) -> None:
 
 
 SCHEMA_TIMEOUT_S = 120.0
-SCHEMA_RETRY_DELAYS_S: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
 
 
 def execute_schema(session: Session, cql: str) -> None:
@@ -143,15 +142,11 @@ def execute_schema(session: Session, cql: str) -> None:
     Schema changes are slow on a busy cluster; a timed-out statement may still be applied, which is harmless to
     repeat because every statement we send is conditional.
     """
-    for delay in (*SCHEMA_RETRY_DELAYS_S, None):
-        try:
-            session.execute(cql, timeout=SCHEMA_TIMEOUT_S)
-            return
-        except Exception as exc:
-            if delay is None or not is_transient(exc):
-                raise
-            telemetry.cassandra_retry(exc)
-            time.sleep(delay)
+    CASSANDRA_SCHEMA.call(
+        lambda: session.execute(cql, timeout=SCHEMA_TIMEOUT_S),
+        cassandra_transient,
+        on_retry=lambda exc, delay: telemetry.cassandra_retry(exc),
+    )
 
 
 def ensure_keyspace(session: Session, ks: str, replication: str) -> None:

@@ -6,7 +6,7 @@ thread therefore never hands off a slot per request: it blocks only when the bac
 the backlog has drained to half. (A semaphore released per completion costs a thread wake-up and a GIL hand-over
 per request, about a third of the load stage's client CPU when it was measured.)
 
-Transient failures are retried with Go's back-off (`errors.retry_delay_s`) while the request keeps its slot.
+Transient failures are retried under `retry.statement_policy` (Go's back-off) while the request keeps its slot.
 After the first permanent failure the backlog is dropped: the batch fails as a whole, nothing more is worth
 sending. `wait()` returns when nothing is in flight.
 """
@@ -21,7 +21,7 @@ from cassandra.cluster import Session
 from cassandra.query import Statement
 
 from capillaries_provider import telemetry
-from capillaries_provider.store.errors import retry_delay_s
+from capillaries_provider.retry import statement_delay_s
 
 MAX_REPORTED_ERRORS = 5
 
@@ -103,7 +103,7 @@ class RequestWindow:
         self._complete(error)
 
     def _on_error(self, exc: BaseException, request: Request) -> None:
-        delay = retry_delay_s(exc, request.attempt)
+        delay = statement_delay_s(exc, request.attempt + 1)
         if delay is None:
             self._complete(request.failure(exc))
             return

@@ -31,14 +31,13 @@ from capillaries_provider.engine.ports import (
     Row,
 )
 from capillaries_provider.expr.types import FieldType
-from capillaries_provider.queue.connection import is_reconnectable
 from capillaries_provider.queue.publisher import Publisher, PublishError
+from capillaries_provider.retry import amqp_transient, cassandra_transient
 from capillaries_provider.script.model import TableCreator
 from capillaries_provider.script.names import validate_keyspace_name
 from capillaries_provider.status import NodeBatchStatus, RefreshOutcome, RunStatus
 from capillaries_provider.store import reader
 from capillaries_provider.store.distinct_writer import DistinctRowWriter
-from capillaries_provider.store.errors import is_transient
 from capillaries_provider.store.session import close, connect, ensure_keyspace, prepare_cached
 from capillaries_provider.store.tables import IndexSpec, TableSpec, create_run_tables, run_table_name
 from capillaries_provider.store.workflow import (
@@ -102,7 +101,7 @@ def table_spec(creator: TableCreator) -> TableSpec:
 
 def _broker_unreachable(exc: BaseException) -> bool:
     """A broker/network failure worth retrying; plain OSErrors (missing file, permission denied) are permanent."""
-    return isinstance(exc, AMQPError | ConnectionError | TimeoutError) and is_reconnectable(exc)
+    return isinstance(exc, AMQPError | ConnectionError | TimeoutError) and amqp_transient(exc)
 
 
 class CassandraBackend:
@@ -162,7 +161,7 @@ class CassandraBackend:
         for _ in range(10):
             if seen is None:
                 return False
-            if is_transient(seen) or isinstance(seen, PublishError) or _broker_unreachable(seen):
+            if cassandra_transient(seen) or isinstance(seen, PublishError) or _broker_unreachable(seen):
                 return True
             seen = seen.__cause__
         return False

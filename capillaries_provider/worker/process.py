@@ -2,6 +2,9 @@
 
 The message is acknowledged only after the batch's final status is written (the consumer acks when the handler
 returns). SIGTERM/SIGINT let the in-flight batch finish, then the process exits.
+
+A setting that can never work (credentials, TLS) ends the process with EXIT_CONFIG, which its supervisor does
+not restart; an outage longer than `retry.WORKER_OUTAGE_S` ends it with 1, and the supervisor restarts it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,17 @@ from capillaries_provider.engine.batch import BatchProcessor, Decision
 from capillaries_provider.engine.dependency import DecisionCache
 from capillaries_provider.engine.ports import BatchTask
 from capillaries_provider.queue.consumer import Consumer, Handler, HandlerResult, stop_on_signals
+from capillaries_provider.retry import (
+    CASSANDRA_CONNECT,
+    EXIT_CONFIG,
+    WORKER_OUTAGE_S,
+    Interrupted,
+    PermanentError,
+    cassandra_permanent,
+    cassandra_transient,
+    interruptible,
+    warn_each_retry,
+)
 from capillaries_provider.stop_flag import StopFlag
 from capillaries_provider.worker.backend import CassandraBackend
 from capillaries_provider.worker.metrics import WorkerMetrics, node_type_label
@@ -28,8 +42,6 @@ from capillaries_provider.worker.scripts import ScriptCache
 NodeTypeOf = Callable[[BatchTask], str]
 
 log = logging.getLogger("capillaries.worker")
-
-CONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
 def node_types(scripts: ScriptCache) -> NodeTypeOf:
@@ -70,17 +82,20 @@ def make_handler(processor: BatchProcessor, metrics: WorkerMetrics, node_type: N
 
 
 def _connect_backend(cassandra: CassandraSettings, amqp: AmqpSettings, stop: StopFlag) -> CassandraBackend | None:
-    """Connect to Cassandra, retrying with back-off until it answers or the process is asked to stop."""
-    attempt = 0
-    while not stop.is_set():
-        try:
-            return CassandraBackend(cassandra, amqp)
-        except Exception as exc:
-            delay = CONNECT_DELAYS_S[min(attempt, len(CONNECT_DELAYS_S) - 1)]
-            log.warning("cannot connect to Cassandra (%s); retrying in %.1f s", exc, delay)
-            attempt += 1
-            stop.wait(delay)
-    return None
+    """Connect to Cassandra under CASSANDRA_CONNECT; None when the process was asked to stop meanwhile.
+
+    Only transient errors are retried: a permanent one raises PermanentError at once, anything else as it is.
+    """
+    try:
+        return CASSANDRA_CONNECT.call(
+            lambda: CassandraBackend(cassandra, amqp),
+            cassandra_transient,
+            permanent=cassandra_permanent,
+            on_retry=warn_each_retry(log, "cannot connect to Cassandra"),
+            sleep=interruptible(stop),
+        )
+    except Interrupted:
+        return None
 
 
 def serve(queue: str | None = None, *, metrics_on: bool = False) -> int:
@@ -89,14 +104,27 @@ def serve(queue: str | None = None, *, metrics_on: bool = False) -> int:
     With `metrics_on` the samples go to the group's multiprocess files (the supervisor set the directory in the
     environment); otherwise into a registry nobody serves.
     """
-    amqp = amqp_settings()
+    try:
+        amqp, cassandra = amqp_settings(), cassandra_settings()
+    except ValueError as exc:  # the settings' messages name the variable
+        log.error("worker cannot start: %s", exc)
+        return EXIT_CONFIG
     if queue:
         amqp = dataclasses.replace(amqp, queue=queue)
     stop = StopFlag()
     previous = {s: signal.signal(s, lambda *_: stop.request()) for s in (signal.SIGTERM, signal.SIGINT)}
-    backend = _connect_backend(cassandra_settings(), amqp, stop)
-    for s, h in previous.items():
-        signal.signal(s, h)
+    try:
+        backend = _connect_backend(cassandra, amqp, stop)
+    except PermanentError as exc:
+        log.error("worker cannot start: %s", exc)
+        return EXIT_CONFIG
+    except Exception as exc:
+        spent = f" for {WORKER_OUTAGE_S:.0f} s" if cassandra_transient(exc) else ""
+        log.error("worker cannot connect to Cassandra%s: %s: %s", spent, type(exc).__name__, exc)
+        return 1
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
     if backend is None:
         return 0
     if stop.is_set():  # SIGTERM arrived while the connection was being opened
@@ -117,7 +145,11 @@ def serve(queue: str | None = None, *, metrics_on: bool = False) -> int:
         )
         stop_on_signals(consumer)
         log.info("worker consuming queue %s", amqp.queue)
-        consumer.run()
+        try:
+            consumer.run()
+        except PermanentError as exc:
+            log.error("worker cannot consume: %s", exc)
+            return EXIT_CONFIG
         log.info("worker stopped")
         return 0
     finally:

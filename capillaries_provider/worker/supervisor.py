@@ -2,7 +2,8 @@
 
 SIGTERM/SIGINT is forwarded to every child, which finishes its in-flight batch and exits; the supervisor returns
 once all children are gone. A child that dies unexpectedly (crash, OOM kill) is restarted with back-off; its
-unacknowledged message is redelivered by the broker.
+unacknowledged message is redelivered by the broker. A child that exits with `retry.EXIT_CONFIG` (its settings can
+never work: credentials, TLS) is not restarted; when no child is left the supervisor exits with that code.
 
 With a metrics port the supervisor serves the group's Prometheus endpoint, summing what every child wrote into
 the group's multiprocess directory (worker/metrics.py).
@@ -20,12 +21,12 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from capillaries_provider.config import MetricsSettings
+from capillaries_provider.retry import EXIT_CONFIG, WORKER_RESTART
 from capillaries_provider.worker import logs
 from capillaries_provider.worker.metrics import MetricsExporter
 
 log = logging.getLogger("capillaries.worker")
 
-RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 NO_METRICS = MetricsSettings()
 POLL_S = 0.5
 
@@ -50,7 +51,8 @@ def default_processes() -> int:
 def run_workers(
     processes: int, queue: str | None = None, level: str = "INFO", metrics: MetricsSettings = NO_METRICS
 ) -> int:
-    """Run `processes` worker processes until a stop signal; returns 0 after a clean stop."""
+    """Run `processes` worker processes until a stop signal; returns 0 after a clean stop, EXIT_CONFIG when every
+    process stopped for its settings."""
     if processes < 1:
         raise ValueError("--processes must be at least 1")
     logs.setup(level)
@@ -85,6 +87,7 @@ def _supervise(processes: int, queue: str | None, level: str, exporter: MetricsE
     children = [start(i) for i in range(processes)]
     failures = [0] * processes
     restart_at = [0.0] * processes
+    misconfigured = [False] * processes
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
@@ -100,14 +103,22 @@ def _supervise(processes: int, queue: str | None, level: str, exporter: MetricsE
         if stopping:
             if not any(alive):
                 break
+        elif all(misconfigured):
+            log.error("every worker process stopped for its settings; the supervisor stops too")
+            return EXIT_CONFIG
         else:
             now = time.monotonic()
             for slot, child in enumerate(children):
-                if alive[slot]:
+                if alive[slot] or misconfigured[slot]:
+                    continue
+                if child.exitcode == EXIT_CONFIG:
+                    gone(child)
+                    misconfigured[slot] = True
+                    log.error("worker process %d stopped for its settings (see its error above); not restarting", slot)
                     continue
                 if restart_at[slot] == 0.0:
                     gone(child)
-                    delay = RESTART_DELAYS_S[min(failures[slot], len(RESTART_DELAYS_S) - 1)]
+                    delay = WORKER_RESTART.delay_s(failures[slot] + 1)
                     log.error(
                         "worker process %d exited with code %s; restarting in %.0f s", slot, child.exitcode, delay
                     )
@@ -117,8 +128,9 @@ def _supervise(processes: int, queue: str | None, level: str, exporter: MetricsE
                     restart_at[slot] = 0.0
                     children[slot] = start(slot)
         time.sleep(POLL_S)
-    for child in children:
+    for slot, child in enumerate(children):
         child.join()
-        gone(child)
+        if not misconfigured[slot]:
+            gone(child)
     log.info("all worker processes stopped")
     return 0

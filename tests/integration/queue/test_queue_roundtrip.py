@@ -22,6 +22,7 @@ from capillaries_provider.queue.consumer import Consumer, HandlerResult
 from capillaries_provider.queue.message import decode, stamp
 from capillaries_provider.queue.publisher import Publisher
 from capillaries_provider.queue.topology import PARK_REASON_HEADER, RETRY_COUNT_HEADER, queue_names
+from capillaries_provider.retry import RetryPolicy
 
 ReadyCount = Callable[[AmqpSettings, str], int]
 GetOne = Callable[[AmqpSettings, str], tuple[pika.BasicProperties, bytes] | None]
@@ -230,7 +231,9 @@ def test_consumer_reconnects_and_gets_the_unacked_message_again(
             proxy.cut()  # the broker "goes away" while the batch is processed: the ack cannot be sent
         return HandlerResult.ack()
 
-    consumer = Consumer(settings, handler, poll_interval_s=0.1, reconnect_delays_s=(0.2,))
+    consumer = Consumer(
+        settings, handler, poll_interval_s=0.1, retry=RetryPolicy("test", first_s=0.2, max_s=0.2, total_s=60.0)
+    )
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
     wait_for(lambda: len(calls) == 2)
@@ -245,7 +248,7 @@ def test_publisher_reconnects_after_the_connection_drops(
     proxied: tuple[AmqpSettings, Any], ready_count: ReadyCount
 ) -> None:
     settings, proxy = proxied
-    with Publisher(settings, reconnect_delays_s=(0.2, 0.5)) as pub:
+    with Publisher(settings, retry=RetryPolicy("test", first_s=0.2, max_s=0.5, attempts=3)) as pub:
         pub.publish([message(0)])
         proxy.cut()
         pub.publish([message(1)])

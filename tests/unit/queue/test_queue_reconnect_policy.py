@@ -11,8 +11,8 @@ from pika.exceptions import (
     StreamLostError,
 )
 
-from capillaries_provider.queue.connection import is_reconnectable
 from capillaries_provider.queue.topology import TopologyMismatchError
+from capillaries_provider.retry import amqp_transient as is_reconnectable
 
 
 def test_reconnectable_errors() -> None:

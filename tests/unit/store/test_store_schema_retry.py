@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from cassandra import InvalidRequest, OperationTimedOut
 
+from capillaries_provider.retry import RetryPolicy
 from capillaries_provider.script.names import validate_keyspace_name
 from capillaries_provider.store import session as store_session
 from capillaries_provider.store.session import execute_schema
@@ -25,7 +26,7 @@ class FlakySession:
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_session, "SCHEMA_RETRY_DELAYS_S", (0.0, 0.0))
+    monkeypatch.setattr(store_session, "CASSANDRA_SCHEMA", RetryPolicy("test", first_s=0.0, max_s=0.0, attempts=3))
 
 
 def test_timeouts_are_retried_with_a_long_timeout() -> None:

@@ -1,4 +1,4 @@
-"""Value conversions for Cassandra (spec 3.4) and the transient-error classification."""
+"""Value conversions for Cassandra (spec 3.4); the transient-error classification is tested in test_retry.py."""
 
 from __future__ import annotations
 
@@ -7,13 +7,9 @@ import struct
 from decimal import Decimal
 
 import pytest
-from cassandra import ConsistencyLevel, InvalidRequest, OperationTimedOut, ReadTimeout, Unavailable, WriteFailure
-from cassandra.cluster import NoHostAvailable
-from cassandra.connection import ConnectionShutdown
 from cassandra.cqltypes import BooleanType, DateType, DecimalType, DoubleType, LongType, UTF8Type
 
 from capillaries_provider.expr.types import ZERO_TIME, FieldType
-from capillaries_provider.store.errors import is_transient, retry_delay_s
 from capillaries_provider.store.values import datetime_to_ms, from_cassandra, ms_to_datetime, to_cql_bytes
 
 UTC = dt.UTC
@@ -73,23 +69,3 @@ def test_from_cassandra_conversions() -> None:
     for t in FieldType:
         assert from_cassandra(t)(None) == t.zero()
     assert from_cassandra(FieldType.STRING)("x") == "x"
-
-
-def test_transient_classification() -> None:
-    assert is_transient(NoHostAvailable("no hosts", {}))
-    assert is_transient(OperationTimedOut("timed out"))
-    assert is_transient(Unavailable("unavailable", ConsistencyLevel.QUORUM, 2, 1))
-    assert is_transient(ReadTimeout("read timeout"))
-    assert is_transient(ConnectionShutdown("closed"))
-    assert is_transient(ConnectionResetError())
-    assert not is_transient(InvalidRequest("Undefined column name x"))
-    assert not is_transient(ValueError("bad"))
-
-
-def test_retry_schedules() -> None:
-    timeout = OperationTimedOut("timed out")
-    assert [retry_delay_s(timeout, a) for a in range(6)] == [0.2, 0.4, 0.8, 1.6, 3.2, None]
-    assert retry_delay_s(WriteFailure("received 0 responses and 1 failures"), 0) == 0.2
-    missing = InvalidRequest('Error from server: code=2200 [Invalid query] message="unconfigured table t_00001"')
-    assert [retry_delay_s(missing, a) for a in range(5)] == [2.0, 2.0, 2.0, 2.0, None]
-    assert retry_delay_s(InvalidRequest("Undefined column name x"), 0) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -169,7 +170,7 @@ def test_one_publisher_connection_per_process_reopened_at_once_when_dropped(monk
         return (*opened[-1], queue_names(settings.queue))
 
     monkeypatch.setattr(publisher_module, "open_channel", open_channel)
-    monkeypatch.setattr(publisher_module.time, "sleep", lambda s: pytest.fail("no back-off expected"))
+    monkeypatch.setattr(time, "sleep", lambda s: pytest.fail("no back-off expected"))
     backend = CassandraBackend(CassandraSettings(), AmqpSettings(), session=cast(Session, object()))
     task = BatchTask(KS, 1, "n", 0, 2, 0, 0, "s.json", "")
     backend.publish([task])

@@ -9,6 +9,7 @@ import socket
 import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,7 +19,7 @@ from cassandra.cluster import Session
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from capillaries_provider import telemetry
+from capillaries_provider import retry, telemetry
 from capillaries_provider.cli.main import build_parser
 from capillaries_provider.config import MetricsSettings, metrics_settings
 from capillaries_provider.engine.batch import BatchOutcome, BatchProcessor, Decision, FailureNotRecorded
@@ -203,7 +204,7 @@ def installed(metrics: WorkerMetrics) -> Iterator[WorkerMetrics]:
 def test_store_retries_reach_the_metrics(
     installed: WorkerMetrics, registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reader.time, "sleep", lambda s: None)
+    monkeypatch.setattr(reader, "call_statement", partial(retry.call_statement, sleep=lambda s: None))
     calls = iter([OperationTimedOut("slow"), OperationTimedOut("slow"), "rows"])
 
     def read() -> str:
