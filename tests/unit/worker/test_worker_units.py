@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
-from cassandra import OperationTimedOut
-from cassandra.cluster import Session
+from cassandra import AuthenticationFailed, OperationTimedOut
+from cassandra.cluster import NoHostAvailable, Session
 
 from capillaries_provider.config import AmqpSettings, CassandraSettings
 from capillaries_provider.queue.publisher import PublishError
+from capillaries_provider.retry import EXIT_CONFIG
 from capillaries_provider.script.errors import ScriptError, ScriptFetchError, ScriptValidationError
 from capillaries_provider.script.model import Script
 from capillaries_provider.store.errors import DuplicateKeyError, RowWriteError
+from capillaries_provider.worker import process as worker_process
 from capillaries_provider.worker.backend import CassandraBackend
 from capillaries_provider.worker.scripts import ERROR_TTL_S, TTL_S, ScriptCache
 
@@ -73,3 +75,25 @@ def test_script_cache_remembers_content_errors_briefly_but_never_fetch_errors() 
     now[0] = ERROR_TTL_S + 1
     assert cache("s.json", "p.json") is not None
     assert loader.calls == 3
+
+
+def test_a_worker_with_wrong_credentials_stops_at_once_with_exit_config(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not retried (the supervisor does not restart EXIT_CONFIG either): the log names the setting to fix."""
+    attempts: list[int] = []
+
+    def backend(*args: Any) -> None:
+        attempts.append(1)
+        raise NoHostAvailable("no host", {"127.0.0.1:9042": AuthenticationFailed("bad credentials")})
+
+    monkeypatch.setattr(worker_process, "CassandraBackend", backend)
+    assert worker_process.serve() == EXIT_CONFIG
+    assert attempts == [1]
+    assert "CAPILLARIES_CASSANDRA_PASSWORD" in caplog.text
+
+
+def test_a_worker_with_a_bad_setting_stops_before_connecting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAPILLARIES_CASSANDRA_CONSISTENCY", "MOSTLY")
+    monkeypatch.setattr(worker_process, "CassandraBackend", lambda *a: pytest.fail("must not connect"))
+    assert worker_process.serve() == EXIT_CONFIG
