@@ -14,7 +14,6 @@ still wrote its non-unique index entries, pointing at no data row).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from capillaries_provider.engine.processors.rows import RowEvalError, TableRowBuilder, node_env
@@ -52,14 +51,8 @@ class DistinctError(Exception):
     """The node is not a valid distinct_table, or a row cannot be evaluated; the message says which."""
 
 
-@dataclass
-class PageResult:
-    read: int
-    written: int
-
-
 class DistinctWriter:
-    """Runs the pages of one distinct_table batch; `seq` keeps counting candidates across pages."""
+    """Picks the rows of one distinct_table batch page by page; `seq` keeps counting candidates across pages."""
 
     def __init__(self, node: str, builder: TableRowBuilder, unique: IndexDef) -> None:
         self.node = node
@@ -76,12 +69,10 @@ class DistinctWriter:
     def key(self, row: Row) -> str:
         return build_key([row[c.field] for c in self.unique.components], self.unique.components)
 
-    def run_page(self, rows: Iterable[Row], sink: DistinctSink) -> PageResult:
-        """Claim and write the distinct rows of one page of source rows."""
+    def owned_rows(self, rows: Iterable[Row], sink: DistinctSink) -> list[tuple[int, dict[str, Value]]]:
+        """Claim the keys of one page of source rows; the `(seq, row)` pairs whose claim is ours, to write."""
         candidates: dict[str, tuple[int, dict[str, Value]]] = {}
-        read = 0
         for source in rows:
-            read += 1
             try:
                 row = self.builder.build({"r": source})
             except RowEvalError as e:
@@ -95,14 +86,8 @@ class DistinctWriter:
             if key not in candidates:
                 candidates[key] = (self.seq, row)
                 self.seq += 1
-        claims = [(key, seq) for key, (seq, _) in candidates.items()]
-        owned = sink.claim(claims)
-        written = 0
-        for (seq, row), mine in zip(candidates.values(), owned, strict=True):
-            if mine:
-                sink.write(seq, row)
-                written += 1
-        return PageResult(read, written)
+        owned = sink.claim([(key, seq) for key, (seq, _) in candidates.items()])
+        return [c for c, mine in zip(candidates.values(), owned, strict=True) if mine]
 
 
 def unique_index(node: str, creator: TableCreator) -> IndexDef:

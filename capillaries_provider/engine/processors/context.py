@@ -5,9 +5,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
-from capillaries_provider.engine.ports import BatchTask, DataStore, RowSink
+from capillaries_provider.engine.ports import BatchTask, DataStore
 from capillaries_provider.script.model import Node, Script
+
+W = TypeVar("W")
+
+
+class Flushes(Protocol):
+    """A sink with writes in flight (RowSink, DistinctSink)."""
+
+    def flush(self) -> object: ...
 
 
 class BatchError(Exception):
@@ -51,10 +60,11 @@ class BatchStats:
 
 
 @contextlib.contextmanager
-def writing(sink: RowSink) -> Iterator[RowSink]:
-    """Flush the sink at the end; on failure still wait for in-flight writes, but report the original error."""
+def writing(sink: Flushes, write: W) -> Iterator[W]:
+    """Yield `write` (sink.write or an adapter of it) and flush the sink at the end; on failure still wait for
+    in-flight writes, but report the original error."""
     try:
-        yield sink
+        yield write
     except BaseException:
         with contextlib.suppress(Exception):
             sink.flush()

@@ -57,7 +57,7 @@ def run_file_table(job: BatchJob) -> BatchStats:
     read = written = 0
     check_types = reader.format is DataFormat.PARQUET
     sink = job.data.row_writer(task.ks, creator, task.run_id, task.batch_idx)
-    with writing(sink):
+    with writing(sink, sink.write) as write:
         try:
             with input_source(url) as source:
                 for line, row in iter_file_rows(source, reader, source=shown):
@@ -70,7 +70,7 @@ def run_file_table(job: BatchJob) -> BatchStats:
                     except RowEvalError as e:
                         raise BatchError(f"{shown}, line {line}: {e}") from e
                     if out is not None:
-                        sink.write(out)
+                        write(out)
                         written += 1
                     if read % HEARTBEAT_ROWS == 0:
                         job.heartbeat()

@@ -9,11 +9,11 @@ third-party type (script/plugins.py) emits whatever its `process` yields.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from capillaries_provider.engine.processors.context import BatchError, BatchJob, BatchStats, writing
 from capillaries_provider.engine.processors.rows import RowEvalError, TableRowBuilder, referenced_fields
+from capillaries_provider.engine.processors.skeleton import PageTransform, Row, run_pages
 from capillaries_provider.engine.pycalc import (
     PyCalcError,
     PyCalcProgram,
@@ -35,10 +35,7 @@ from capillaries_provider.script.model import (
     TagAndDenormalizeDef,
 )
 
-Row = Mapping[str, Value]
 Vars = Mapping[str, Mapping[str, Value]]
-# (page, batch position of its first row) -> var maps
-PageTransform = Callable[[Sequence[Row], int], Iterator[Vars]]
 
 
 @functools.lru_cache(maxsize=1)
@@ -54,7 +51,7 @@ def _reader_fields(script: Script, node: Node, extra: Iterable[Expression]) -> d
     return referenced_fields(exprs, "r", script.reader_fields(node))
 
 
-def _py_calc(script: Script, node: Node, proc: PyCalcDef) -> tuple[dict[str, FieldType], PageTransform]:
+def _py_calc(script: Script, node: Node, proc: PyCalcDef) -> tuple[dict[str, FieldType], PageTransform[Vars]]:
     fields = _reader_fields(script, node, [f.expression for f in proc.calculated_fields.values()])
     code = load_python_code(proc.python_code_urls, default_fetcher())
     program = PyCalcProgram.build(node.name, proc, code, fields)
@@ -78,7 +75,7 @@ def _row_label(node: Node, fields: Mapping[str, FieldType]) -> Callable[[Row], s
     return default_row_label
 
 
-def _tag_and_denormalize(script: Script, node: Node) -> tuple[dict[str, FieldType], PageTransform]:
+def _tag_and_denormalize(script: Script, node: Node) -> tuple[dict[str, FieldType], PageTransform[Vars]]:
     tagger = Tagger.for_node(script, node, default_fetcher())
     assert node.table_creator is not None
     fields = _reader_fields(script, node, [])
@@ -91,7 +88,7 @@ def _tag_and_denormalize(script: Script, node: Node) -> tuple[dict[str, FieldTyp
     return fields, transform
 
 
-def _plugin(script: Script, node: Node, proc: PluginProcessorDef) -> tuple[dict[str, FieldType], PageTransform]:
+def _plugin(script: Script, node: Node, proc: PluginProcessorDef) -> tuple[dict[str, FieldType], PageTransform[Vars]]:
     """A third-party processor (script/plugins.py); whatever it raises fails the batch, naming node and type."""
     available = script.reader_fields(node)
     fields = _reader_fields(script, node, [])
@@ -123,25 +120,18 @@ def run_table_custom_tfm_table(job: BatchJob) -> BatchStats:
             raise BatchError(f"node {node.name}: unknown custom processor {node.custom_proc_type!r}")
     except (PyCalcError, TaggingError) as e:
         raise BatchError(str(e)) from e
-    builder = TableRowBuilder.for_node(job.script, node)
-    started = time.monotonic()
-    read = written = 0
-    pages = job.data.read_token_range(
-        task.ks, reader.table, job.reader_run_id, fields, task.first_token, task.last_token, reader.rowset_size
-    )
-    with writing(job.data.row_writer(task.ks, creator, task.run_id, task.batch_idx)) as sink:
-        for page in pages:
-            offset = read
-            read += len(page)
-            try:
-                for vars in transform(page, offset):
-                    out = builder.build(vars)
-                    if out is not None:
-                        sink.write(out)
-                        written += 1
-            except (PyCalcError, TaggingError) as e:
-                raise BatchError(f"{source}: {e}") from e
-            except RowEvalError as e:
-                raise BatchError(f"{source}: node {node.name}: {e}") from e
-            job.heartbeat()
-    return BatchStats(source, creator.name, read, written, time.monotonic() - started)
+    build = TableRowBuilder.for_node(job.script, node).build
+
+    def rows(page: Sequence[Row], offset: int) -> Iterator[dict[str, Value]]:
+        for vars in transform(page, offset):
+            out = build(vars)
+            if out is not None:
+                yield out
+
+    sink = job.data.row_writer(task.ks, creator, task.run_id, task.batch_idx)
+    try:
+        return run_pages(job, fields, rows, writing(sink, sink.write), source=source, target=creator.name)
+    except (PyCalcError, TaggingError) as e:
+        raise BatchError(f"{source}: {e}") from e
+    except RowEvalError as e:
+        raise BatchError(f"{source}: node {node.name}: {e}") from e

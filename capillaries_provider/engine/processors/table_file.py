@@ -8,14 +8,16 @@ final name. With `top`, only `limit` rows are kept
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 
 from capillaries_provider.engine.csv_writer import CsvFileWriter
 from capillaries_provider.engine.parquet_writer import ParquetFileWriter
 from capillaries_provider.engine.processors.context import BatchError, BatchJob, BatchStats
-from capillaries_provider.engine.processors.rows import FileRowBuilder, RowEvalError, referenced_fields
+from capillaries_provider.engine.processors.rows import FileRowBuilder, referenced_fields
+from capillaries_provider.engine.processors.skeleton import each_row, run_pages
 from capillaries_provider.engine.top import TopByOrder
+from capillaries_provider.expr import Vars
 from capillaries_provider.expr.types import Value
 from capillaries_provider.script.model import DataFormat, FileCreator
 from capillaries_provider.storage.errors import RemoteFileError
@@ -41,46 +43,47 @@ def _open(path: str, creator: FileCreator) -> CsvFileWriter | ParquetFileWriter:
     return CsvFileWriter.for_creator(path, creator)
 
 
+@contextlib.contextmanager
+def _file(url: str, creator: FileCreator) -> Iterator[Callable[[Sequence[Value]], object]]:
+    """The file's `write_row`; the temp file becomes `url` only when everything was written."""
+    with output_target(url) as tmp, _open(str(tmp), creator) as out:
+        yield out.write_row
+
+
 def run_table_file(job: BatchJob) -> BatchStats:
     node, task = job.node, job.task
     reader, creator = node.table_reader, node.file_creator
     assert reader is not None and creator is not None
     url = output_url(creator.url_template, task.batch_idx, task.run_id)
     shown = redact(url)
-    builder = FileRowBuilder(creator, {"r": job.script.reader_fields(node)})
+    build = FileRowBuilder(creator, {"r": job.script.reader_fields(node)}).build
     fields = referenced_fields([c.expression for c in creator.columns], "r", job.script.reader_fields(node))
     source = f"{reader.table}_{job.reader_run_id:05d}"
     names = [c.name for c in creator.columns]
     top = TopByOrder(creator.top.order, creator.top.limit) if creator.top is not None else None
-    started = time.monotonic()
-    read = written = 0
+
+    def columns(vars: Vars) -> Sequence[Value] | None:
+        """The row's values in column order, or None when `having` drops it or `top` holds it back."""
+        values = build(vars)
+        if values is None:
+            return None
+        ordered = [values[n] for n in names]
+        if top is None:
+            return ordered
+        top.add(values, ordered)
+        return None
+
     try:
-        with output_target(url) as tmp, _open(str(tmp), creator) as out:
-            pages = job.data.read_token_range(
-                task.ks, reader.table, job.reader_run_id, fields, task.first_token, task.last_token, reader.rowset_size
-            )
-            for page in pages:
-                for row in page:
-                    read += 1
-                    try:
-                        values = builder.build({"r": row})
-                    except RowEvalError as e:
-                        raise BatchError(f"{source} row {read} of the batch -> {shown}: {e}") from e
-                    if values is None:
-                        continue
-                    ordered: Sequence[Value] = [values[n] for n in names]
-                    if top is not None:
-                        top.add(values, ordered)
-                    else:
-                        out.write_row(ordered)
-                        written += 1
-                job.heartbeat()
-            if top is not None:
-                for ordered in top.sorted_rows():
-                    out.write_row(ordered)
-                    written += 1
+        return run_pages(
+            job,
+            fields,
+            each_row(columns, lambda n: f"{source} row {n} of the batch -> {shown}"),
+            _file(url, creator),
+            source=source,
+            target=shown,
+            rest=None if top is None else top.sorted_rows,
+        )
     except RemoteFileError as e:
         raise BatchError(str(e)) from None
     except OSError as e:
         raise BatchError(f"{shown}: cannot write file: {e}") from e
-    return BatchStats(source, shown, read, written, time.monotonic() - started)

@@ -6,12 +6,12 @@ of the run chosen by the dependency check (`lookup_run_id`), reads batched per p
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 
 from capillaries_provider.engine.lookup import LookupJoin, LookupJoinError
 from capillaries_provider.engine.ports import DataStore
 from capillaries_provider.engine.processors.context import BatchError, BatchJob, BatchStats, writing
+from capillaries_provider.engine.processors.skeleton import run_pages
 from capillaries_provider.expr.types import FieldType, Value
 
 
@@ -44,25 +44,15 @@ def run_table_lookup_table(job: BatchJob) -> BatchStats:
     join = LookupJoin.for_node(job.script, node)
     reads = StoreLookupReads(job.data, task.ks, lookup.index_name, right_table, job.lookup_run_id, join.right_fields)
     source = f"{reader.table}_{job.reader_run_id:05d} + {right_table}_{job.lookup_run_id:05d}"
-    started = time.monotonic()
-    read = written = 0
-    pages = job.data.read_token_range(
-        task.ks,
-        reader.table,
-        job.reader_run_id,
-        join.left_fields,
-        task.first_token,
-        task.last_token,
-        reader.rowset_size,
-    )
-    with writing(job.data.row_writer(task.ks, creator, task.run_id, task.batch_idx)) as sink:
-        for page in pages:
-            read += len(page)
-            try:
-                for row in join.join_page(page, reads):
-                    sink.write(row)
-                    written += 1
-            except LookupJoinError as e:
-                raise BatchError(f"{source}: {e}") from e
-            job.heartbeat()
-    return BatchStats(source, creator.name, read, written, time.monotonic() - started)
+    sink = job.data.row_writer(task.ks, creator, task.run_id, task.batch_idx)
+    try:
+        return run_pages(
+            job,
+            join.left_fields,
+            lambda page, _: join.join_page(page, reads),
+            writing(sink, sink.write),
+            source=source,
+            target=creator.name,
+        )
+    except LookupJoinError as e:
+        raise BatchError(f"{source}: {e}") from e

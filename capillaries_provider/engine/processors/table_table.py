@@ -5,10 +5,9 @@ The source is read `rowset_size` rows per page and only the fields the expressio
 
 from __future__ import annotations
 
-import time
-
-from capillaries_provider.engine.processors.context import BatchError, BatchJob, BatchStats, writing
-from capillaries_provider.engine.processors.rows import RowEvalError, TableRowBuilder, referenced_fields
+from capillaries_provider.engine.processors.context import BatchJob, BatchStats, writing
+from capillaries_provider.engine.processors.rows import TableRowBuilder, referenced_fields
+from capillaries_provider.engine.processors.skeleton import each_row, run_pages
 from capillaries_provider.expr.types import FieldType
 
 
@@ -24,24 +23,13 @@ def run_table_table(job: BatchJob) -> BatchStats:
     node, task = job.node, job.task
     reader, creator = node.table_reader, node.table_creator
     assert reader is not None and creator is not None
-    builder = TableRowBuilder.for_node(job.script, node)
-    fields = reader_fields_for_creator(job)
     source = f"{reader.table}_{job.reader_run_id:05d}"
-    started = time.monotonic()
-    read = written = 0
-    pages = job.data.read_token_range(
-        task.ks, reader.table, job.reader_run_id, fields, task.first_token, task.last_token, reader.rowset_size
+    sink = job.data.row_writer(task.ks, creator, task.run_id, task.batch_idx)
+    return run_pages(
+        job,
+        reader_fields_for_creator(job),
+        each_row(TableRowBuilder.for_node(job.script, node).build, lambda n: f"{source} row {n} of the batch"),
+        writing(sink, sink.write),
+        source=source,
+        target=creator.name,
     )
-    with writing(job.data.row_writer(task.ks, creator, task.run_id, task.batch_idx)) as sink:
-        for page in pages:
-            for row in page:
-                read += 1
-                try:
-                    out = builder.build({"r": row})
-                except RowEvalError as e:
-                    raise BatchError(f"{source} row {read} of the batch: {e}") from e
-                if out is not None:
-                    sink.write(out)
-                    written += 1
-            job.heartbeat()
-    return BatchStats(source, creator.name, read, written, time.monotonic() - started)

@@ -97,7 +97,14 @@ PAGES: list[list[dict[str, Value]]] = [
 def _run(script: Script, store: FakeUniqueStore, batch_idx: int, pages: list[list[dict[str, Value]]]) -> int:
     writer = DistinctWriter.for_node(script, script.nodes["distinct_loans"])
     sink = store.sink(batch_idx)
-    return sum(writer.run_page(page, sink).written for page in pages)
+    return sum(_write(writer.owned_rows(page, sink), sink) for page in pages)
+
+
+def _write(owned: list[tuple[int, dict[str, Value]]], sink: FakeSink) -> int:
+    """What the processor skeleton does with the owned rows of a page."""
+    for seq, row in owned:
+        sink.write(seq, row)
+    return len(owned)
 
 
 def test_one_row_per_key_first_claim_wins() -> None:
@@ -126,7 +133,8 @@ def test_retry_after_a_crash_between_claim_and_write_writes_the_rows() -> None:
     store = FakeUniqueStore()
     writer = DistinctWriter.for_node(script, script.nodes["distinct_loans"])
     with pytest.raises(ConnectionError):
-        writer.run_page(PAGES[0], store.sink(0, crash_before_writes=True))
+        sink = store.sink(0, crash_before_writes=True)
+        _write(writer.owned_rows(PAGES[0], sink), sink)
     assert store.data == {} and len(store.index) == 2
     assert _run(script, store, 0, PAGES) == 3
     assert sorted(r["loan_id"] for r in store.data.values()) == [1, 2, 3]
