@@ -102,25 +102,3 @@ def test_portfolio_one_run_gives_the_golden_files(
     assert str(dr.state) == "success"
     assert compare_outputs({"outputs": outputs}, staging) == []
     _assert_runs_in_cassandra(keyspace, [run])
-
-
-def test_portfolio_four_dag_runs_in_one_keyspace_give_the_golden_files(
-    serialize_dag: Callable[[Path, str], Any], worker: subprocess.Popen[bytes], keyspace: str, tmp_path: Path
-) -> None:
-    variant, staging, case = _staged_variant("multi", tmp_path)
-    outputs = outputs_of(variant, staging, case)
-    assert len(outputs) == len(case["outputs"]) == 2
-    dag = serialize_dag(_dag_file(variant, staging, tmp_path), _dag_id(variant))
-    runs = variant.spec["runs"]
-    assert [r["run_id"] for r in runs] == [1, 2, 3, 4]
-
-    for run in runs:
-        dr = _run_dag(dag, keyspace, run)
-        assert _states(dr) == _expected_states(dag, run["affected_nodes"]), f"run {run['run_id']}"
-        assert str(dr.state) == "success", f"run {run['run_id']}"
-        # Only the last run writes files: none may appear before it.
-        produced = [staging.resolve(o["produced"]) for o in outputs]
-        assert [p.exists() for p in produced] == [run is runs[-1]] * len(produced)
-
-    assert compare_outputs({"outputs": outputs}, staging) == []
-    _assert_runs_in_cassandra(keyspace, runs)

@@ -21,7 +21,9 @@ from capillaries_provider.script.limits import MAX_DOCUMENT_BYTES
 
 CORPUS = Path(__file__).with_name("corpus") / "hostile"
 CASES: list[dict[str, Any]] = json.loads((CORPUS.parent / "hostile.json").read_text())
-LIMIT_S = 2.0
+# A stall detector, not a speed check: the CLI itself takes about 1.5 s to start here and more on a loaded machine,
+# while an unguarded alias bomb or giant expression runs for minutes or exhausts memory.
+LIMIT_S = 15.0
 CLI = [sys.executable, "-m", "capillaries_provider.cli.main"]
 
 
