@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pika
 import pytest
 
+from bench import bench_batch_overhead as overhead
 from bench.datagen import Scale, generate
 from bench.pipeline import Workers, count_rows, drop, node_results, run_stage, write_params
 from bench.run import Results, paired_rows, parse_args, run_paired
@@ -78,3 +80,17 @@ def test_back_to_back_pair_of_raw_ceiling_and_load(tmp_path: Path, queue: str) -
     raw, load = pair["ceiling"]["rows_per_s"], 2000 / pair["load"]["span_s"]
     *_, median = paired_rows(results)
     assert median[0] == "median" and median[3] == f"{load / raw:.0%} [{load / raw:.0%}-{load / raw:.0%}]"
+
+
+def test_batch_overhead_quick_measures_both_nodes_and_the_lookup(tmp_path: Path) -> None:
+    """`bench.bench_batch_overhead --quick`'s measurement of one keyspace with 10 earlier runs, counted back."""
+    args = overhead.parse_args(["--quick"])
+    script = overhead.write_script(tmp_path, args.read_batches, args.copy_batches)
+    amqp = dataclasses.replace(amqp_settings(), queue=f"bench_overhead_{uuid.uuid4().hex[:8]}")
+    try:
+        measured = overhead.measure(10, args, script, amqp)
+    finally:
+        overhead.delete_queues(amqp)
+    for what in ("read", "copy", "lookup"):
+        spread = measured[what]
+        assert spread is not None and spread.n == args.repeats and spread.median > 0, what
