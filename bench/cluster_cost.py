@@ -33,12 +33,20 @@ class Config:
     rf: int
     consistency: str
 
-    def env(self, state: Path) -> dict[str, str]:
+    def services_env(self, state: Path) -> dict[str, str]:
+        """What `services` is run with: no host list (that would make the local nodes "external")."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAPILLARIES_CASSANDRA_")}
+        env.pop("CAPILLARIES_STATE_DIR", None)
+        if self.nodes > 1:
+            env["CAPILLARIES_STATE_DIR"] = str(state)
+        return env
+
+    def env(self, state: Path) -> dict[str, str]:
+        """What the bench's clients and workers are run with: every node as a contact point, RF and consistency."""
+        env = self.services_env(state)
         env["CAPILLARIES_CASSANDRA_REPLICATION_FACTOR"] = str(self.rf)
         env["CAPILLARIES_CASSANDRA_CONSISTENCY"] = self.consistency
         if self.nodes > 1:
-            env["CAPILLARIES_STATE_DIR"] = str(state)
             env["CAPILLARIES_CASSANDRA_HOSTS"] = ",".join(f"127.0.0.{n}" for n in range(1, self.nodes + 1))
         return env
 
@@ -87,20 +95,25 @@ def main() -> None:
     p.add_argument("--transactions", type=int, default=200_000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", type=Path, default=Path("/tmp/capillaries-bench/cluster-cost"))
+    p.add_argument(
+        "--configs",
+        default="1,2,3",
+        help="which configurations to run, by number (1: 1 node RF 1, 2: 3 nodes RF 1, 3: 3 nodes RF 3)",
+    )
     args = p.parse_args()
-    single = {k: v for k, v in os.environ.items() if not k.startswith("CAPILLARIES_CASSANDRA_")}
-    single.pop("CAPILLARIES_STATE_DIR", None)
+    chosen = [CONFIGS[int(n) - 1] for n in args.configs.split(",")]
     state = args.out / "cluster-state"
+    single = CONFIGS[0].services_env(state)
     report: dict[str, dict[str, dict[str, float]]] = {}
     running = single  # the services up now, by their environment
     try:
-        for config in CONFIGS:
-            env = config.env(state)
-            if env.get("CAPILLARIES_STATE_DIR") != running.get("CAPILLARIES_STATE_DIR"):
+        for config in chosen:
+            services_env = config.services_env(state)
+            if services_env.get("CAPILLARIES_STATE_DIR") != running.get("CAPILLARIES_STATE_DIR"):
                 _services("down", env=running)
-                _services("up", "--cassandra-nodes", str(config.nodes), env=env)
-                running = env
-            stages = _bench(env, args, args.out / config.name.replace(" ", "").replace(",", "_"))
+                _services("up", "--cassandra-nodes", str(config.nodes), env=services_env)
+                running = services_env
+            stages = _bench(config.env(state), args, args.out / config.name.replace(" ", "").replace(",", "_"))
             report[config.name] = {node: _per_row(stages, node) for node in MEASURED}
             print(json.dumps({config.name: report[config.name]}, indent=1), flush=True)
     finally:
