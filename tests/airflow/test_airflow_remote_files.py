@@ -144,7 +144,7 @@ def s3_worker(
 def _dag_file(
     tmp_path: Path,
     script: str,
-    params: str,
+    params: str | None,
     name: str = "s3_dag.py",
     dag_id: str = DAG_ID,
     sftp_conn_id: str | None = None,

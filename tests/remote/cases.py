@@ -27,14 +27,14 @@ S3_CASES = [
 
 @dataclass(frozen=True)
 class RemoteCase:
-    """A staged variant whose script and params are at `script` and `params` (URLs); `outputs` as `compare_outputs`
-    takes them."""
+    """A staged variant whose script and params are at `script` and `params` (URLs; no params for a variant without
+    them); `outputs` as `compare_outputs` takes them."""
 
     variant: Variant
     staging: Staging
     outputs: dict[str, Any]
     script: str
-    params: str
+    params: str | None
 
     @property
     def runs(self) -> list[dict[str, Any]]:
@@ -65,12 +65,15 @@ def _stage(case: str, name: str, tmp_path: Path, prefixes: dict[str, str]) -> Re
         for produced in out["produced"].split(" + "):
             staging.resolve(produced.strip()).unlink(missing_ok=True)
 
-    def remote(template: str) -> str:
+    def remote(template: str | None) -> str | None:
+        if template is None:
+            return None
         return staging.resolve(template).as_posix().replace(str(staging.roots["cfg"]), prefixes["cfg"])
 
-    return RemoteCase(
-        variant, staging, {"outputs": outputs}, remote(variant.spec["script"]), remote(variant.spec["params"])
-    )
+    script = remote(variant.spec["script"])
+    assert script is not None
+
+    return RemoteCase(variant, staging, {"outputs": outputs}, script, remote(variant.spec["params"]))
 
 
 class S3Case:
@@ -83,7 +86,12 @@ class S3Case:
         self.case = _stage(case, name, tmp_path, prefixes)
         for kind in ("cfg", "in"):
             s3_server.upload_tree(self.case.staging.roots[kind], bucket, f"{self.base}/{kind}")
-        shutil.rmtree(self.case.staging.roots["in"])  # the workers can only have read the inputs from S3
+        # The workers can only have read the inputs from S3 (the scripts name S3 URLs). Only an input that is also
+        # an expected output (proto_file_reader_creator compares its outputs with its inputs) stays for the compare.
+        expected = {self.case.staging.resolve(o["expected"]) for o in self.case.outputs["outputs"]}
+        for path in self.case.staging.roots["in"].rglob("*"):
+            if path.is_file() and path not in expected:
+                path.unlink()
 
     def download_outputs(self) -> None:
         """The objects under out/ into the local out root, where `compare_outputs` looks for them."""

@@ -107,7 +107,8 @@ def _run(env: dict[str, str], case: RemoteCase) -> str:
     for run in case.runs:
         done = cli(
             env,
-            *("run", "start", "--keyspace", keyspace, "--script", case.script, "--params", case.params),
+            *("run", "start", "--keyspace", keyspace, "--script", case.script),
+            *(("--params", case.params) if case.params else ()),
             *("--start-nodes", ",".join(run["start_nodes"]), "--wait", "--timeout", str(RUN_TIMEOUT_S)),
         )
         assert done.returncode == 0, f"{case.variant.id}: {done.stdout[-3000:]}\n{done.stderr[-3000:]}"
