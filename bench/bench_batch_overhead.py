@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pika
 from cassandra.concurrent import execute_concurrent_with_args
+from prometheus_client import CollectorRegistry
 
 from bench.pipeline import SCRIPT, drop, wait_for_cassandra
 from bench.report import Spread, fmt, table
@@ -44,7 +45,8 @@ from capillaries_provider.queue.topology import queue_names
 from capillaries_provider.script.loader import load_script
 from capillaries_provider.status import NodeBatchStatus, RunStatus
 from capillaries_provider.worker.backend import CassandraBackend
-from capillaries_provider.worker.process import make_handler
+from capillaries_provider.worker.metrics import WorkerMetrics
+from capillaries_provider.worker.process import make_handler, node_types
 from capillaries_provider.worker.scripts import ScriptCache
 
 NODES = ("read", "copy")
@@ -124,8 +126,10 @@ class TimedWorker:
     """The worker's consumer and handler in a thread of this process, recording ms per batch per node."""
 
     def __init__(self, backend: CassandraBackend, amqp: AmqpSettings) -> None:
-        processor = BatchProcessor(backend, backend, ScriptCache(), decisions=DecisionCache(time.monotonic))
-        self.handler = make_handler(processor)
+        scripts = ScriptCache()
+        processor = BatchProcessor(backend, backend, scripts, decisions=DecisionCache(time.monotonic))
+        # As `capillaries worker` without a metrics port: the counts go to a registry nobody serves.
+        self.handler = make_handler(processor, WorkerMetrics(CollectorRegistry()), node_types(scripts))
         self.ms: dict[tuple[int, str], list[float]] = {}
         self.consumer = Consumer(amqp, self.handle, poll_interval_s=0.1)
         self.thread = threading.Thread(target=self.consumer.run, daemon=True)
