@@ -65,15 +65,13 @@ def _stage(case: str, name: str, tmp_path: Path, prefixes: dict[str, str]) -> Re
         for produced in out["produced"].split(" + "):
             staging.resolve(produced.strip()).unlink(missing_ok=True)
 
-    def remote(template: str | None) -> str | None:
-        if template is None:
-            return None
+    def remote(template: str) -> str:
         return staging.resolve(template).as_posix().replace(str(staging.roots["cfg"]), prefixes["cfg"])
 
-    script = remote(variant.spec["script"])
-    assert script is not None
-
-    return RemoteCase(variant, staging, {"outputs": outputs}, script, remote(variant.spec["params"]))
+    params = variant.spec["params"]
+    return RemoteCase(
+        variant, staging, {"outputs": outputs}, remote(variant.spec["script"]), remote(params) if params else None
+    )
 
 
 class S3Case:
