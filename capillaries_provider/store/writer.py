@@ -195,6 +195,7 @@ class RowWriter:
             for idx in table.indexes
         ]
         self._seq = 0
+        self._written = 0
         self._started = time.monotonic()
 
     @property
@@ -202,12 +203,20 @@ class RowWriter:
         return self._table
 
     def write(self, row: Mapping[str, Value]) -> int:
-        """Queue the row and its index entries; returns its rowid. Raises early once some write has failed."""
+        """Queue the row and its index entries under the next row number; returns its rowid. Raises early once
+        some write has failed."""
+        rowid = self.write_at(self._seq, row)
+        self._seq += 1
+        return rowid
+
+    def write_at(self, seq: int, row: Mapping[str, Value]) -> int:
+        """Queue the row as row number `seq` of the batch (distinct_table numbers its candidates, and writes only
+        the winners); returns its rowid."""
         if self._window.error_count:
             self._raise_errors()
-        if self._seq >= MAX_ROWS_PER_BATCH:
-            make_rowid(self._batch_idx, self._seq)  # raises
-        rowid = self._rowid_base | self._seq
+        if not 0 <= seq < MAX_ROWS_PER_BATCH:
+            make_rowid(self._batch_idx, seq)  # raises
+        rowid = self._rowid_base | seq
         try:
             rowid_bytes = int64_pack(rowid)
             values = [rowid_bytes, self._batch_idx_bytes]
@@ -221,7 +230,7 @@ class RowWriter:
             raise RowWriteError(
                 f"cannot write row {rowid} to {self._table}: {type(exc).__name__}: {exc}{_describe_row(row)}"
             ) from exc
-        self._seq += 1
+        self._written += 1
         self._add_plain(data, (self._table, rowid, None, "", row), rowid)
         for statement, entry in index_inserts:
             if entry[2] is not None and entry[2].unique:
@@ -237,7 +246,7 @@ class RowWriter:
         if self._window.error_count:
             self._raise_errors()
         return WriteStats(
-            rows=self._seq,
+            rows=self._written,
             retries=self._window.retries,
             elapsed_s=time.monotonic() - self._started,
         )
