@@ -29,6 +29,11 @@ from capillaries_provider.script.names import validate_keyspace_name
 # worker would sit idle long after a Cassandra restart.
 _RECONNECT = ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0)
 
+# After a schema change the driver waits this long for every live node to report the same schema version (its
+# default, 10 s, ran out on a loaded 3-node cluster just after a node rejoined: the run's next statement, sent to
+# that node, failed with "keyspace ... does not exist").
+SCHEMA_AGREEMENT_WAIT_S = 60
+
 # Profile for bulk reads: plain tuples are several times cheaper to build than dicts or named tuples.
 TUPLES = "tuples"
 
@@ -68,6 +73,7 @@ def connect(
         connect_timeout=connect_timeout_s,
         control_connection_timeout=connect_timeout_s,
         reconnection_policy=_RECONNECT,
+        max_schema_agreement_wait=SCHEMA_AGREEMENT_WAIT_S,
     )
     try:
         return cluster.connect(keyspace)

@@ -8,16 +8,8 @@ from processor_script import ITEMS, batch_task, processor_script, rows_of
 from capillaries_provider.config import amqp_settings, cassandra_settings
 from capillaries_provider.engine.processors.context import BatchJob
 from capillaries_provider.engine.processors.registry import processor_for
-from capillaries_provider.script.model import NodeType, TableCreator
-from capillaries_provider.store.distinct_writer import DistinctRowWriter
-from capillaries_provider.worker.backend import CassandraBackend, table_spec
-
-
-class DistinctBackend(CassandraBackend):
-    """The worker backend plus the distinct writer (until the backend offers `distinct_writer` itself)."""
-
-    def distinct_writer(self, ks: str, creator: TableCreator, run_id: int, batch_idx: int) -> DistinctRowWriter:
-        return DistinctRowWriter(self.session, ks, table_spec(creator), run_id, batch_idx)
+from capillaries_provider.script.model import NodeType
+from capillaries_provider.worker.backend import CassandraBackend
 
 
 def test_distinct_keeps_one_row_per_key_and_retries_are_idempotent(session: Session, keyspace: str) -> None:
@@ -38,7 +30,7 @@ def test_distinct_keeps_one_row_per_key_and_retries_are_idempotent(session: Sess
             }
         }
     )
-    backend = DistinctBackend(cassandra_settings(), amqp_settings(), session=session)
+    backend = CassandraBackend(cassandra_settings(), amqp_settings(), session=session)
     backend.ensure_keyspace(keyspace)
     creators = [n.table_creator for n in script.nodes.values() if n.table_creator is not None]
     backend.create_run_tables(keyspace, 1, creators)
