@@ -25,6 +25,7 @@ import tenacity
 from cassandra import (
     AuthenticationFailed,
     OperationTimedOut,
+    ReadFailure,
     ReadTimeout,
     Unavailable,
     WriteFailure,
@@ -246,6 +247,8 @@ def cassandra_permanent(exc: BaseException) -> str | None:
     return None
 
 
+CAS_WRITE_UNKNOWN = 0x1700
+
 _CASSANDRA_TRANSIENT: tuple[type[BaseException], ...] = (
     NoHostAvailable,
     OperationTimedOut,
@@ -276,13 +279,19 @@ def missing_table(exc: BaseException) -> bool:
 def statement_policy(exc: BaseException) -> RetryPolicy | None:
     """The policy for retrying a statement that raised `exc`, or None when it must fail now.
 
-    Write failures ("received 0 responses and 1 failures" in gocql) are retried like timeouts, as Go does.
+    Write and read failures ("received 0 responses and 1 failures" in gocql; a node that has just rejoined) and a
+    CAS result left unknown (code 0x1700, "proposal accepted by 1 but not a quorum": our LWTs are safe to repeat,
+    a key already holding our rowid counts as ours) are retried like timeouts.
     """
-    if cassandra_transient(exc) or isinstance(exc, WriteFailure):
+    if cassandra_transient(exc) or isinstance(exc, (WriteFailure, ReadFailure)) or _cas_unknown(exc):
         return CASSANDRA_TRANSIENT
     if missing_table(exc):
         return CASSANDRA_SCHEMA_PROPAGATION
     return None
+
+
+def _cas_unknown(exc: BaseException) -> bool:
+    return getattr(exc, "code", None) == CAS_WRITE_UNKNOWN
 
 
 def statement_delay_s(exc: BaseException, retry: int) -> float | None:
