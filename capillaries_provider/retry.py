@@ -267,6 +267,8 @@ _CASSANDRA_TRANSIENT: tuple[type[BaseException], ...] = (
 def cassandra_transient(exc: BaseException) -> bool:
     """True when `exc` means the cluster was unreachable/overloaded/slow, so the same request may succeed later
     (Go decides from gocql error text, spec 3.4/5.3; the Python driver's exception types say the same)."""
+    if getattr(exc, "code", None) == CAS_WRITE_UNKNOWN:  # "proposal accepted by 1 but not a quorum"
+        return True  # our LWTs are safe to repeat: a key already holding our rowid counts as ours
     return isinstance(exc, _CASSANDRA_TRANSIENT) and cassandra_permanent(exc) is None
 
 
@@ -279,19 +281,14 @@ def missing_table(exc: BaseException) -> bool:
 def statement_policy(exc: BaseException) -> RetryPolicy | None:
     """The policy for retrying a statement that raised `exc`, or None when it must fail now.
 
-    Write and read failures ("received 0 responses and 1 failures" in gocql; a node that has just rejoined) and a
-    CAS result left unknown (code 0x1700, "proposal accepted by 1 but not a quorum": our LWTs are safe to repeat,
-    a key already holding our rowid counts as ours) are retried like timeouts.
+    Write and read failures ("received 0 responses and 1 failures" in gocql; a node that has just rejoined) are
+    retried like timeouts, a bounded number of times: unlike `cassandra_transient` errors they can be permanent.
     """
-    if cassandra_transient(exc) or isinstance(exc, (WriteFailure, ReadFailure)) or _cas_unknown(exc):
+    if cassandra_transient(exc) or isinstance(exc, (WriteFailure, ReadFailure)):
         return CASSANDRA_TRANSIENT
     if missing_table(exc):
         return CASSANDRA_SCHEMA_PROPAGATION
     return None
-
-
-def _cas_unknown(exc: BaseException) -> bool:
-    return getattr(exc, "code", None) == CAS_WRITE_UNKNOWN
 
 
 def statement_delay_s(exc: BaseException, retry: int) -> float | None:

@@ -15,12 +15,14 @@ from cassandra import (
     ConsistencyLevel,
     InvalidRequest,
     OperationTimedOut,
+    ReadFailure,
     ReadTimeout,
     Unavailable,
     WriteFailure,
 )
 from cassandra.cluster import NoHostAvailable
 from cassandra.connection import ConnectionShutdown
+from cassandra.protocol import ErrorMessage
 from pika.adapters.utils.connection_workflow import AMQPConnectionWorkflowFailed, AMQPConnectorTransportSetupError
 from pika.exceptions import AMQPConnectionError, ProbableAuthenticationError
 
@@ -28,6 +30,7 @@ from capillaries_provider import retry
 from capillaries_provider.retry import (
     BROKER_PUBLISH,
     BROKER_RECONNECT,
+    CAS_WRITE_UNKNOWN,
     CASSANDRA_CONNECT,
     CLI_CONNECT,
     WORKER_OUTAGE_S,
@@ -221,3 +224,14 @@ def test_interruptible_sleep_returns_at_once_when_stopped() -> None:
 def test_policy_without_bounds_only_schedules() -> None:
     assert [WORKER_RESTART.delay_s(r) for r in range(1, 8)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
     assert RetryPolicy("x", first_s=2.0, max_s=2.0, attempts=2).delay_s(5) == 2.0
+
+
+def test_an_unknown_cas_result_is_transient_and_a_read_failure_is_retried_per_statement_only() -> None:
+    """Both failed batches as "internal error" in the scale tests just after a Cassandra node rejoined."""
+    cas_unknown = ErrorMessage(CAS_WRITE_UNKNOWN, "CAS operation result is unknown", None)
+    assert cassandra_transient(cas_unknown)  # the batch is redelivered, not failed
+    assert statement_delay_s(cas_unknown, 1) is not None
+    read_failure = ReadFailure("received 0 responses and 1 failures")
+    assert not cassandra_transient(read_failure)
+    assert statement_delay_s(read_failure, 1) is not None
+    assert statement_delay_s(ErrorMessage(0x2200, "syntax", None), 1) is None
